@@ -1,0 +1,2 @@
+//! The `mlops` command.
+fn main() {}

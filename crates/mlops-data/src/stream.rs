@@ -1,0 +1,74 @@
+//! A stream of record batches sharing one schema.
+
+use std::fmt;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::{Error, Result};
+
+/// A stream of Arrow [`RecordBatch`]es that all share [`BatchStream::schema`].
+///
+/// It is an `Iterator<Item = Result<RecordBatch>>`: readers produce one batch at a time, so memory
+/// stays bounded by the batch size whatever the size of the file.
+pub struct BatchStream {
+    schema: SchemaRef,
+    inner: Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
+}
+
+impl BatchStream {
+    /// Wraps an iterator of batches that all have `schema`.
+    pub fn new(
+        schema: SchemaRef,
+        inner: impl Iterator<Item = Result<RecordBatch>> + Send + 'static,
+    ) -> Self {
+        Self {
+            schema,
+            inner: Box::new(inner),
+        }
+    }
+
+    /// A stream over batches already in memory. Every batch must have `schema`'s fields
+    /// (checked lazily: a mismatching batch yields [`Error::SchemaMismatch`]).
+    pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
+        let expected = schema.clone();
+        Self::new(
+            schema,
+            batches.into_iter().map(move |b| {
+                if b.schema().fields() == expected.fields() {
+                    Ok(b)
+                } else {
+                    Err(Error::SchemaMismatch {
+                        expected: expected.to_string(),
+                        found: b.schema().to_string(),
+                    })
+                }
+            }),
+        )
+    }
+
+    /// The schema every batch has.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Reads every batch into memory. Only for data known to be small.
+    pub fn collect_batches(self) -> Result<Vec<RecordBatch>> {
+        self.collect()
+    }
+}
+
+impl Iterator for BatchStream {
+    type Item = Result<RecordBatch>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.next()
+    }
+}
+
+impl fmt::Debug for BatchStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BatchStream")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}

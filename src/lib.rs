@@ -1,0 +1,32 @@
+//! # mlops
+//!
+//! One dependency for a model's whole production life, in-process: data in, validated and
+//! versioned; a preprocessing pipeline and a linfa model trained, evaluated and tracked; the result
+//! stored as a verifiable bundle in a registry; served; watched for drift; retrained.
+//!
+//! This facade re-exports each layer as a module:
+//!
+//! | module | crate | what it does |
+//! |---|---|---|
+//! | [`core`] | `mlops-core` | content hashes, validated names |
+//! | [`data`] | `mlops-data` | ingest, schema, validation, profiles, pipelines, splits, fingerprints, synthetic data |
+//! | [`train`] | `mlops-train` | estimators, metrics, model selection, bundles |
+//! | [`registry`] | `mlops-registry` | versions, aliases, lineage, audit log |
+//! | [`serve`] | `mlops-serve` | prediction, roll-outs, batch scoring, HTTP |
+//! | [`monitor`] | `mlops-monitor` | drift tests, detectors, reports |
+//!
+//! and a [`prelude`] with the types most programs need.
+#![warn(missing_docs)]
+
+pub use mlops_core as core;
+pub use mlops_data as data;
+pub use mlops_monitor as monitor;
+pub use mlops_registry as registry;
+pub use mlops_serve as serve;
+pub use mlops_train as train;
+
+/// The types most programs need, for `use mlops::prelude::*;`.
+pub mod prelude {
+    pub use mlops_core::{ContentHash, Name};
+    pub use mlops_data::{BatchStream, FeatureMatrix};
+}
