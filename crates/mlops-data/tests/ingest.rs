@@ -278,6 +278,49 @@ fn csv_reader_input_is_replayed_after_sampling() {
     );
 }
 
+/// A reader that counts the bytes taken from it.
+struct Counting<R> {
+    inner: R,
+    taken: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.taken
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[test]
+fn csv_reads_in_bounded_memory() {
+    let data = sample_csv(100_000);
+    let total = data.len();
+    assert!(total > 2_000_000);
+    let taken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reader = Counting {
+        inner: std::io::Cursor::new(data.into_bytes()),
+        taken: taken.clone(),
+    };
+    let options = CsvOptions::default()
+        .with_infer_rows(100)
+        .with_batch_size(1_000);
+    let mut stream = read_csv(reader, &options).unwrap();
+    // Opening reads the header and the sample (in 64 KiB chunks), not the file.
+    let at_open = taken.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(at_open <= 128 * 1024, "{at_open} bytes read at open");
+    assert_eq!(stream.next().unwrap().unwrap().num_rows(), 1_000);
+    let after_first = taken.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        after_first <= 256 * 1024,
+        "{after_first} bytes read for one batch"
+    );
+    let rest: usize = stream.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rest, 99_000);
+    assert_eq!(taken.load(std::sync::atomic::Ordering::Relaxed), total);
+}
+
 #[test]
 fn infer_csv_schema_reads_only_the_sample() {
     let dir = tempfile::tempdir().unwrap();
@@ -904,4 +947,42 @@ proptest! {
         }
         drain(read_parquet_bytes(bytes, &ParquetOptions::default().with_batch_size(64)));
     }
+}
+
+/// Rough throughput in the test profile: `cargo test -p mlops-data --test ingest -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, run by hand"]
+fn throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 1_000_000;
+    let csv_path = write(dir.path(), "big.csv", sample_csv(rows));
+    let size = std::fs::metadata(&csv_path).unwrap().len();
+    let t = std::time::Instant::now();
+    let n: usize = read_csv_path(&csv_path, &CsvOptions::default())
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    let csv_secs = t.elapsed().as_secs_f64();
+    assert_eq!(n, rows);
+    let pq_path = dir.path().join("big.parquet");
+    let t = std::time::Instant::now();
+    write_parquet_path(
+        &pq_path,
+        read_csv_path(&csv_path, &CsvOptions::default()).unwrap(),
+        &ParquetWriteOptions::default(),
+    )
+    .unwrap();
+    let write_secs = t.elapsed().as_secs_f64() - csv_secs;
+    let pq_size = std::fs::metadata(&pq_path).unwrap().len();
+    let t = std::time::Instant::now();
+    let n: usize = read_parquet_path(&pq_path, &ParquetOptions::default())
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .sum();
+    let pq_secs = t.elapsed().as_secs_f64();
+    assert_eq!(n, rows);
+    println!(
+        "{rows} rows, csv {size} B read in {csv_secs:.2}s ({:.0} MB/s); parquet (zstd) {pq_size} B written in ~{write_secs:.2}s, read in {pq_secs:.2}s",
+        size as f64 / csv_secs / 1e6
+    );
 }

@@ -55,6 +55,7 @@ pub struct CsvOptions {
     /// one is a number, else `Boolean` when every one is `true`/`false` (any case), else `Utf8`
     /// (also for a column with no non-null sampled value). A later value that does not fit the
     /// inferred type is an [`Error::Csv`] naming its row: use [`CsvOptions::with_override`].
+    /// Sampling also stops once 64 MiB have been read (rows of about 6 KiB and more).
     pub infer_rows: usize,
     /// Columns whose type is forced instead of inferred, by name. Any type arrow-csv parses is
     /// allowed (integers, floats, decimals, booleans, dates, times, timestamps, `Utf8`).
@@ -364,7 +365,7 @@ fn stream<R: Read + Send + 'static>(
         ctx,
         rows: 0,
         batch_size: options.batch_size as u64,
-        span: debug_span!("csv_batch", path = %super::path_display(path.map(Path::to_path_buf).as_ref())),
+        span: debug_span!("csv_batch", path = %super::path_display(path)),
     };
     Ok(BatchStream::new(schema, FuseOnError::new(batches)))
 }
@@ -448,7 +449,7 @@ fn sample<R: Read>(mut reader: R, options: &CsvOptions, path: Option<&Path>) -> 
     let mut seen = BTreeSet::new();
     for name in &names {
         if name.is_empty() || !seen.insert(name.as_str()) {
-            debug!(column = %name, path = %super::path_display(path_buf.as_ref()), "bad CSV header name");
+            debug!(column = %name, path = %super::path_display(path), "bad CSV header name");
             return Err(Error::DuplicateColumn {
                 column: name.clone(),
             });

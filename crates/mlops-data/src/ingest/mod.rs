@@ -36,7 +36,7 @@ mod atomic;
 mod csv;
 mod parquet;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow_array::RecordBatch;
 
@@ -171,6 +171,6 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-fn path_display(path: Option<&PathBuf>) -> String {
+fn path_display(path: Option<&Path>) -> String {
     path.map_or_else(|| "<memory>".to_string(), |p| p.display().to_string())
 }

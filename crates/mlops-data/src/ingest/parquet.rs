@@ -209,7 +209,7 @@ fn open_unguarded<T: ChunkReader + 'static>(
     };
     debug!(row_groups, rows, %schema, "parquet opened");
     let path_buf = path.map(Path::to_path_buf);
-    let span = debug_span!("parquet_batch", path = %super::path_display(path_buf.as_ref()));
+    let span = debug_span!("parquet_batch", path = %super::path_display(path));
     let batches = ParquetBatches {
         reader,
         order,
@@ -236,12 +236,11 @@ where
         let _entered = self.span.enter();
         let path = self.path.as_deref();
         let reader = &mut self.reader;
-        let batch = match guarded(path, || Ok(reader.next()))
-            .transpose()?
-            .and_then(|r| r.map_err(|e| parquet_error(path, e)))
-        {
-            Ok(batch) => batch,
-            Err(e) => return Some(Err(e)),
+        let batch = match guarded(path, || Ok(reader.next())) {
+            Ok(None) => return None,
+            Ok(Some(Ok(batch))) => batch,
+            Ok(Some(Err(e))) => return Some(Err(parquet_error(path, e))),
+            Err(panicked) => return Some(Err(panicked)),
         };
         Some(match &self.order {
             Some(order) => batch.project(order).map_err(Error::from),
