@@ -43,6 +43,18 @@ pub enum Error {
         /// The file, when known.
         path: Option<PathBuf>,
     },
+    /// A file's extension names no format this crate reads or writes.
+    #[error(
+        "unsupported file format for {}: extension {} (expected csv, tsv, parquet or pq)",
+        path.display(),
+        extension.as_deref().map_or_else(|| "<none>".to_string(), |e| format!("{e:?}"))
+    )]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// Its extension, if it has one.
+        extension: Option<String>,
+    },
 
     // ---- schema ----------------------------------------------------------------------------
     /// A column required by a schema, pipeline or label is missing.

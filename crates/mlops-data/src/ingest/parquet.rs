@@ -1,0 +1,482 @@
+//! Parquet reading (with projection by name) and writing.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+use parquet::file::reader::ChunkReader;
+use tracing::{Span, debug, debug_span};
+
+use super::atomic::TempFile;
+use super::{FuseOnError, io_error};
+use crate::{BatchStream, Error, Result};
+
+/// Options for reading Parquet.
+///
+/// ```
+/// use mlops_data::ingest::ParquetOptions;
+///
+/// let options = ParquetOptions::default().with_batch_size(4096).with_columns(["age", "plan"]);
+/// assert_eq!(options.columns.as_deref().map(<[String]>::len), Some(2));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ParquetOptions {
+    /// Rows per batch (default 8192). Must be at least 1.
+    pub batch_size: usize,
+    /// Top-level columns to read, by name, in the order wanted (default: all, in file order).
+    pub columns: Option<Vec<String>>,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 8192,
+            columns: None,
+        }
+    }
+}
+
+impl ParquetOptions {
+    /// Sets [`ParquetOptions::batch_size`].
+    #[must_use]
+    pub fn with_batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Reads only `columns`, in this order.
+    #[must_use]
+    pub fn with_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
+        self.columns = Some(columns.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Checks the options.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for a zero batch size; [`Error::DuplicateColumn`] for a column
+    /// asked for twice.
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::InvalidParam {
+                param: "batch_size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if let Some(columns) = &self.columns {
+            let mut seen = BTreeSet::new();
+            for column in columns {
+                if !seen.insert(column.as_str()) {
+                    return Err(Error::DuplicateColumn {
+                        column: column.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens the Parquet file at `path` as a stream of batches of [`ParquetOptions::batch_size`]
+/// rows. A file with a schema and no rows gives an empty stream.
+///
+/// Memory is bounded by the batch size and the largest column chunk of a row group.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be opened; [`Error::Parquet`] (naming `path`) for a file
+/// that is not valid Parquet (empty, truncated, corrupt, or compressed with an unsupported
+/// codec), at open or from the stream; [`Error::MissingColumn`] for a projected column the file
+/// lacks, listing the available ones.
+pub fn read_parquet_path(path: impl AsRef<Path>, options: &ParquetOptions) -> Result<BatchStream> {
+    let path = path.as_ref();
+    let _span = debug_span!("read_parquet_path", path = %path.display()).entered();
+    options.validate()?;
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    open(file, options, Some(path))
+}
+
+/// Reads Parquet held in memory as a stream of batches.
+///
+/// # Errors
+/// As [`read_parquet_path`], without a path.
+pub fn read_parquet_bytes(
+    bytes: impl Into<bytes::Bytes>,
+    options: &ParquetOptions,
+) -> Result<BatchStream> {
+    let _span = debug_span!("read_parquet_bytes").entered();
+    options.validate()?;
+    open(bytes.into(), options, None)
+}
+
+fn parquet_error(path: Option<&Path>, e: impl fmt::Display) -> Error {
+    Error::Parquet {
+        path: path.map(Path::to_path_buf),
+        message: e.to_string(),
+    }
+}
+
+/// Runs `f`, turning a panic inside the parquet decoder into [`Error::Parquet`].
+///
+/// The parquet crate still panics on some corrupt inputs (for example a data page that refers
+/// to a missing dictionary, or dictionary indices out of range: apache/arrow-rs#9434). Input
+/// files are user data, so such a panic is caught here and reported as a corrupt file; the
+/// stream ends after it. (With `panic = "abort"` the process aborts instead.)
+fn guarded<T>(path: Option<&Path>, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_string());
+            Err(Error::Parquet {
+                path: path.map(Path::to_path_buf),
+                message: format!("corrupt file: the parquet decoder failed: {detail}"),
+            })
+        }
+    }
+}
+
+fn open<T: ChunkReader + 'static>(
+    input: T,
+    options: &ParquetOptions,
+    path: Option<&Path>,
+) -> Result<BatchStream> {
+    guarded(path, || open_unguarded(input, options, path))
+}
+
+fn open_unguarded<T: ChunkReader + 'static>(
+    input: T,
+    options: &ParquetOptions,
+    path: Option<&Path>,
+) -> Result<BatchStream> {
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(input).map_err(|e| parquet_error(path, e))?;
+    let file_schema = builder.schema().clone();
+    let mut order = None;
+    let builder = match &options.columns {
+        None => builder,
+        Some(columns) => {
+            let wanted = columns
+                .iter()
+                .map(|c| {
+                    file_schema.index_of(c).map_err(|_| Error::MissingColumn {
+                        column: c.clone(),
+                        available: file_schema
+                            .fields()
+                            .iter()
+                            .map(|f| f.name().clone())
+                            .collect(),
+                    })
+                })
+                .collect::<Result<Vec<usize>>>()?;
+            let mut sorted = wanted.clone();
+            sorted.sort_unstable();
+            // The reader yields projected columns in file order; `order` puts them in the
+            // requested order.
+            order = Some(
+                wanted
+                    .iter()
+                    .map(|w| sorted.iter().position(|s| s == w).unwrap_or_default())
+                    .collect::<Vec<usize>>(),
+            );
+            let mask = ProjectionMask::roots(builder.parquet_schema(), sorted);
+            builder.with_projection(mask)
+        }
+    };
+    let row_groups = builder.metadata().num_row_groups();
+    let rows = builder.metadata().file_metadata().num_rows();
+    let reader = builder
+        .with_batch_size(options.batch_size)
+        .build()
+        .map_err(|e| parquet_error(path, e))?;
+    let reader_schema = arrow_array::RecordBatchReader::schema(&reader);
+    let schema = match &order {
+        Some(order) => Arc::new(reader_schema.project(order)?),
+        None => reader_schema,
+    };
+    debug!(row_groups, rows, %schema, "parquet opened");
+    let path_buf = path.map(Path::to_path_buf);
+    let span = debug_span!("parquet_batch", path = %super::path_display(path));
+    let batches = ParquetBatches {
+        reader,
+        order,
+        path: path_buf,
+        span,
+    };
+    Ok(BatchStream::new(schema, FuseOnError::new(batches)))
+}
+
+struct ParquetBatches<I> {
+    reader: I,
+    order: Option<Vec<usize>>,
+    path: Option<PathBuf>,
+    span: Span,
+}
+
+impl<I> Iterator for ParquetBatches<I>
+where
+    I: Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
+{
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let _entered = self.span.enter();
+        let path = self.path.as_deref();
+        let reader = &mut self.reader;
+        let batch = match guarded(path, || Ok(reader.next())) {
+            Ok(None) => return None,
+            Ok(Some(Ok(batch))) => batch,
+            Ok(Some(Err(e))) => return Some(Err(parquet_error(path, e))),
+            Err(panicked) => return Some(Err(panicked)),
+        };
+        Some(match &self.order {
+            Some(order) => batch.project(order).map_err(Error::from),
+            None => Ok(batch),
+        })
+    }
+}
+
+/// The compression codec of written Parquet files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParquetCompression {
+    /// Zstandard at its default level (1): small files, fast to read (the default).
+    #[default]
+    Zstd,
+    /// Snappy: larger files, very fast.
+    Snappy,
+    /// No compression.
+    Uncompressed,
+}
+
+/// Options for writing Parquet.
+///
+/// ```
+/// use mlops_data::ingest::{ParquetCompression, ParquetWriteOptions};
+///
+/// let options = ParquetWriteOptions::default()
+///     .with_compression(ParquetCompression::Snappy)
+///     .with_row_group_size(100_000);
+/// assert!(options.validate().is_ok());
+/// assert!(ParquetWriteOptions::default().with_row_group_size(0).validate().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParquetWriteOptions {
+    /// The codec (default [`ParquetCompression::Zstd`]).
+    pub compression: ParquetCompression,
+    /// Maximum rows per row group (default 1 048 576). Must be at least 1.
+    pub row_group_size: usize,
+}
+
+impl Default for ParquetWriteOptions {
+    fn default() -> Self {
+        Self {
+            compression: ParquetCompression::default(),
+            row_group_size: 1024 * 1024,
+        }
+    }
+}
+
+impl ParquetWriteOptions {
+    /// Sets [`ParquetWriteOptions::compression`].
+    #[must_use]
+    pub fn with_compression(mut self, compression: ParquetCompression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// Sets [`ParquetWriteOptions::row_group_size`].
+    #[must_use]
+    pub fn with_row_group_size(mut self, row_group_size: usize) -> Self {
+        self.row_group_size = row_group_size;
+        self
+    }
+
+    /// Checks the options.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for a zero row group size.
+    pub fn validate(&self) -> Result<()> {
+        if self.row_group_size == 0 {
+            return Err(Error::InvalidParam {
+                param: "row_group_size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn properties(&self) -> Result<WriterProperties> {
+        self.validate()?;
+        let compression = match self.compression {
+            ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
+            ParquetCompression::Snappy => Compression::SNAPPY,
+            ParquetCompression::Uncompressed => Compression::UNCOMPRESSED,
+        };
+        Ok(WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(self.row_group_size))
+            .build())
+    }
+}
+
+/// Writes batches to a Parquet file, for callers that produce batches themselves.
+///
+/// The data goes to a temporary file in the destination's directory, renamed to the final path
+/// by [`ParquetFileWriter::finish`]. Dropped without `finish` (or after an error), the writer
+/// removes the temporary file and leaves the destination untouched.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mlops_data::arrow::{DataType, Field, Schema, RecordBatch, array::Int64Array};
+/// use mlops_data::ingest::{ParquetFileWriter, ParquetOptions, ParquetWriteOptions, read_parquet_path};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("numbers.parquet");
+/// let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+/// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2, 3]))])?;
+///
+/// let mut writer = ParquetFileWriter::create(&path, schema, &ParquetWriteOptions::default())?;
+/// writer.write(&batch)?;
+/// writer.write(&batch)?;
+/// assert_eq!(writer.finish()?, 6);
+///
+/// let read = read_parquet_path(&path, &ParquetOptions::default())?.collect_batches()?;
+/// assert_eq!(read[0].num_rows(), 6);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ParquetFileWriter {
+    tmp: TempFile,
+    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+    rows: u64,
+}
+
+impl fmt::Debug for ParquetFileWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParquetFileWriter")
+            .field("path", &self.tmp.dest())
+            .field("schema", &self.schema)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParquetFileWriter {
+    /// Starts writing a file of `schema` at `path`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParam`] for bad options, [`Error::Io`] if the temporary file cannot be
+    /// created, [`Error::Parquet`] if the schema cannot be written as Parquet.
+    pub fn create(
+        path: impl AsRef<Path>,
+        schema: SchemaRef,
+        options: &ParquetWriteOptions,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let _span = debug_span!("parquet_create", path = %path.display()).entered();
+        let properties = options.properties()?;
+        let (tmp, file) = TempFile::create(path)?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
+            .map_err(|e| parquet_error(Some(path), e))?;
+        Ok(Self {
+            tmp,
+            writer,
+            schema,
+            rows: 0,
+        })
+    }
+
+    /// The schema every batch must have.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Rows written so far.
+    pub fn rows_written(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes one batch (buffered up to a row group, then encoded).
+    ///
+    /// # Errors
+    /// [`Error::SchemaMismatch`] when the batch's fields differ from the writer's schema;
+    /// [`Error::Io`] or [`Error::Parquet`] when writing fails. After an error, drop the writer.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.schema().fields() != self.schema.fields() {
+            return Err(Error::SchemaMismatch {
+                expected: self.schema.to_string(),
+                found: batch.schema().to_string(),
+            });
+        }
+        self.writer.write(batch).map_err(|e| self.write_error(e))?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Writes the footer, syncs the file and renames it to its final path. Returns the number
+    /// of rows written.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Parquet`]; the temporary file is then removed.
+    pub fn finish(self) -> Result<u64> {
+        let _span = debug_span!("parquet_finish", path = %self.tmp.dest().display()).entered();
+        let Self {
+            tmp, writer, rows, ..
+        } = self;
+        let file = writer
+            .into_inner()
+            .map_err(|e| write_error(tmp.dest(), e))?;
+        tmp.commit(file)?;
+        debug!(rows, "parquet written");
+        Ok(rows)
+    }
+
+    fn write_error(&self, e: ParquetError) -> Error {
+        write_error(self.tmp.dest(), e)
+    }
+}
+
+fn write_error(path: &Path, e: ParquetError) -> Error {
+    match e {
+        ParquetError::External(source) => match source.downcast::<std::io::Error>() {
+            Ok(io) => io_error(path, *io),
+            Err(other) => parquet_error(Some(path), other),
+        },
+        other => parquet_error(Some(path), other),
+    }
+}
+
+/// Writes every batch of `stream` to a Parquet file at `path`, one batch at a time, returning
+/// the number of rows written. Written atomically (see [`ParquetFileWriter`]): on any error,
+/// including one yielded by the stream, nothing is left under `path`.
+///
+/// # Errors
+/// As [`ParquetFileWriter`], plus any error the stream yields.
+pub fn write_parquet_path(
+    path: impl AsRef<Path>,
+    stream: BatchStream,
+    options: &ParquetWriteOptions,
+) -> Result<u64> {
+    let path = path.as_ref();
+    let _span = debug_span!("write_parquet_path", path = %path.display()).entered();
+    let mut writer = ParquetFileWriter::create(path, stream.schema(), options)?;
+    for batch in stream {
+        writer.write(&batch?)?;
+    }
+    writer.finish()
+}
