@@ -393,6 +393,17 @@ pub(crate) fn unsupported_type(column: &str, found: &DataType) -> Error {
     }
 }
 
+/// Whether two schemas have the same column names and types in the same order (nullability and
+/// metadata may differ: readers often mark a batch's fields nullable only when it holds a null).
+pub(crate) fn same_layout(a: &Schema, b: &Schema) -> bool {
+    a.fields().len() == b.fields().len()
+        && a
+            .fields()
+            .iter()
+            .zip(b.fields())
+            .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
+}
+
 /// The number of rows of a batch as `u64`.
 pub(crate) fn batch_rows(batch: &RecordBatch) -> u64 {
     batch.num_rows() as u64

@@ -6,7 +6,7 @@ use arrow_array::Array;
 use serde::{Deserialize, Serialize};
 
 use super::access::{TextColumn, for_each_f64};
-use super::{ColumnKind, ColumnSchema, Range, TableSchema, column_at, unsupported_type};
+use super::{same_layout, ColumnKind, ColumnSchema, Range, TableSchema, column_at, unsupported_type};
 use crate::{BatchStream, Error, Result};
 
 /// Options for [`TableSchema::infer`].
@@ -124,10 +124,16 @@ pub(super) fn infer(stream: BatchStream, options: &InferOptions) -> Result<Table
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let mut seen = BTreeSet::new();
+    if let Some(dup) = states.iter().find(|s| !seen.insert(s.name.as_str())) {
+        return Err(Error::DuplicateColumn {
+            column: dup.name.clone(),
+        });
+    }
     let mut rows: u64 = 0;
     for batch in stream {
         let batch = batch?;
-        if batch.schema().fields() != arrow_schema.fields() {
+        if !same_layout(batch.schema_ref(), &arrow_schema) {
             return Err(Error::SchemaMismatch {
                 expected: arrow_schema.to_string(),
                 found: batch.schema().to_string(),

@@ -8,7 +8,7 @@ use arrow_schema::{DataType, Schema};
 use serde::{Deserialize, Serialize};
 
 use super::access::{TextColumn, for_each_f64, logical_validity};
-use super::{ColumnKind, ColumnSchema, TableSchema, batch_rows, column_at, lossless_f64};
+use super::{same_layout, ColumnKind, ColumnSchema, TableSchema, batch_rows, column_at, lossless_f64};
 use crate::{BatchStream, Error, Result};
 
 /// The most example rows (and example values) a [`Violation`] keeps.
@@ -68,7 +68,7 @@ impl ViolationKind {
     }
 
     /// The position of this kind in the report order within one column.
-    fn rank(&self) -> u8 {
+    pub(crate) fn rank(&self) -> u8 {
         match self {
             Self::EmptyTable => 0,
             Self::MissingColumn => 1,
@@ -505,7 +505,7 @@ pub fn validate(schema: &TableSchema, stream: BatchStream) -> Result<ValidationR
     let mut validator = Validator::new(schema, &data_schema, 0);
     for batch in stream {
         let batch = batch?;
-        if batch.schema().fields() != data_schema.fields() {
+        if !same_layout(batch.schema_ref(), &data_schema) {
             return Err(Error::SchemaMismatch {
                 expected: data_schema.to_string(),
                 found: batch.schema().to_string(),
