@@ -496,13 +496,7 @@ fn ints<T: ArrowPrimitiveType>(
     };
     let values: &[T::Native] = a.values();
     for (chunk_no, chunk) in values.chunks(CHUNK).enumerate() {
-        let base = chunk_no * CHUNK;
-        scratch.clear();
-        for (j, v) in chunk.iter().enumerate() {
-            let valid = validity.is_none_or(|m| m.value(base + j));
-            let x = if valid { widen(*v) } else { 0 };
-            scratch.extend_from_slice(&x.to_le_bytes());
-        }
+        encode_chunk(scratch, chunk, chunk_no * CHUNK, validity, |v| widen(v).to_le_bytes());
         h.update(scratch);
     }
 }
@@ -536,15 +530,36 @@ fn fixed<T: ArrowPrimitiveType, const W: usize>(
                 continue;
             }
         }
-        scratch.clear();
-        for (j, v) in chunk.iter().enumerate() {
-            if validity.is_none_or(|m| m.value(base + j)) {
-                scratch.extend_from_slice(&encode(*v));
-            } else {
-                scratch.extend_from_slice(&[0u8; W]);
+        encode_chunk(scratch, chunk, base, validity, &encode);
+        h.update(scratch);
+    }
+}
+
+/// Encodes `chunk` (rows `base..`) into `scratch`, `W` bytes per value, all-zero for nulls.
+fn encode_chunk<V: Copy, const W: usize>(
+    scratch: &mut Vec<u8>,
+    chunk: &[V],
+    base: usize,
+    validity: Option<&BooleanArray>,
+    encode: impl Fn(V) -> [u8; W],
+) {
+    scratch.clear();
+    scratch.resize(chunk.len() * W, 0);
+    let slots = scratch.chunks_exact_mut(W).zip(chunk);
+    match validity {
+        None => {
+            for (dst, v) in slots {
+                dst.copy_from_slice(&encode(*v));
             }
         }
-        h.update(scratch);
+        Some(m) => {
+            let bits = m.values().slice(base, chunk.len());
+            for ((dst, v), valid) in slots.zip(bits.iter()) {
+                if valid {
+                    dst.copy_from_slice(&encode(*v));
+                }
+            }
+        }
     }
 }
 
