@@ -128,6 +128,20 @@ pub enum Error {
         classes: usize,
     },
 
+    // ---- fingerprint ------------------------------------------------------------------------
+    /// A value the table fingerprint has no canonical encoding for.
+    #[error("value {value} in column {column:?} at row {row} cannot be fingerprinted: {reason}")]
+    Unfingerprintable {
+        /// The column.
+        column: String,
+        /// 0-based row index within the data passed in.
+        row: u64,
+        /// The value, as text.
+        value: String,
+        /// Why it cannot be encoded.
+        reason: &'static str,
+    },
+
     // ---- parameters and models -------------------------------------------------------------
     /// A parameter failed validation in `check()`.
     #[error("invalid parameter {param}: {reason}")]
