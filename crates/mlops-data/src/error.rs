@@ -142,6 +142,30 @@ pub enum Error {
         reason: &'static str,
     },
 
+    // ---- transforms and pipelines ---------------------------------------------------------
+    /// A value outside the domain of a transform step (for example `log1p` of a value ≤ -1).
+    #[error("value {value} in column {column:?} at row {row} is outside the domain of {step} ({domain})")]
+    OutOfDomain {
+        /// The step, e.g. `log1p`.
+        step: &'static str,
+        /// The column.
+        column: String,
+        /// 0-based row index within the data passed in.
+        row: u64,
+        /// The value.
+        value: f64,
+        /// The domain the step accepts, e.g. `x > -1`.
+        domain: &'static str,
+    },
+    /// Fitting a step needs at least one non-missing value, but the column has none.
+    #[error("column {column:?} has no non-missing values to fit {step}")]
+    AllMissing {
+        /// The step, e.g. `imputer(mean)`.
+        step: &'static str,
+        /// The column.
+        column: String,
+    },
+
     // ---- parameters and models -------------------------------------------------------------
     /// A parameter failed validation in `check()`.
     #[error("invalid parameter {param}: {reason}")]
