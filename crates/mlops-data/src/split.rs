@@ -436,13 +436,17 @@ fn largest_remainder<const P: usize>(n: usize, shares: &[f64; P]) -> [usize; P] 
     }
     // Floating error can make floors overshoot by one when shares sum to slightly above 1.
     while assigned > n {
-        if let Some((i, _)) = counts.iter().enumerate().filter(|(_, c)| **c > 0).min_by(
-            |(a, _), (b, _)| {
-                remainders[*a]
-                    .partial_cmp(&remainders[*b])
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            },
-        ) {
+        if let Some((i, _)) =
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| **c > 0)
+                .min_by(|(a, _), (b, _)| {
+                    remainders[*a]
+                        .partial_cmp(&remainders[*b])
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+        {
             if let Some(c) = counts.get_mut(i) {
                 *c -= 1;
                 assigned -= 1;
@@ -596,13 +600,15 @@ mod tests {
         // 3 classes of 500, 300 and 37 rows, interleaved.
         let mut labels = Vec::new();
         for i in 0..837usize {
-            labels.push(if i % 3 == 0 && labels.iter().filter(|l| **l == "c").count() < 37 {
-                "c"
-            } else if i % 2 == 0 {
-                "a"
-            } else {
-                "b"
-            });
+            labels.push(
+                if i % 3 == 0 && labels.iter().filter(|l| **l == "c").count() < 37 {
+                    "c"
+                } else if i % 2 == 0 {
+                    "a"
+                } else {
+                    "b"
+                },
+            );
         }
         let r = ratios(0.7, 0.15, 0.15);
         let s = train_val_test_split(labels.len(), &r, 3, Some(&labels[..])).unwrap();
@@ -698,9 +704,18 @@ mod tests {
 
     #[test]
     fn k_fold_errors() {
-        assert!(matches!(k_fold(10, 1, 0), Err(Error::InvalidParam { param: "k", .. })));
-        assert!(matches!(k_fold(3, 4, 0), Err(Error::InvalidParam { param: "k", .. })));
-        assert!(matches!(k_fold(0, 2, 0), Err(Error::InvalidParam { param: "k", .. })));
+        assert!(matches!(
+            k_fold(10, 1, 0),
+            Err(Error::InvalidParam { param: "k", .. })
+        ));
+        assert!(matches!(
+            k_fold(3, 4, 0),
+            Err(Error::InvalidParam { param: "k", .. })
+        ));
+        assert!(matches!(
+            k_fold(0, 2, 0),
+            Err(Error::InvalidParam { param: "k", .. })
+        ));
         let labels = ["a", "a", "a", "b", "b"];
         assert!(matches!(
             stratified_k_fold(&labels, 6, 0),
@@ -758,7 +773,12 @@ mod tests {
             schema,
             vec![
                 Arc::new(Int64Array::from(vec![10, 11, 12, 13])),
-                Arc::new(StringArray::from(vec![Some("a"), Some("b"), None, Some("a")])),
+                Arc::new(StringArray::from(vec![
+                    Some("a"),
+                    Some("b"),
+                    None,
+                    Some("a"),
+                ])),
             ],
         )
         .unwrap()
