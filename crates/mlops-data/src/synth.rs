@@ -892,10 +892,10 @@ impl ChurnGenerator {
             + 0.0006 * (v[AGE] - 44.0) * (v[AGE] - 44.0)
             - 0.15 * v[REFERRALS]
             + 0.8 * d.normal();
-        if let Some((col, value, strength)) = c.concept {
-            if cat.get(col) == Some(&value) {
-                logit += strength * 0.056 * (v[TENURE] - 24.0);
-            }
+        if let Some((col, value, strength)) = c.concept
+            && cat.get(col) == Some(&value)
+        {
+            logit += strength * 0.056 * (v[TENURE] - 24.0);
         }
         let p = 1.0 / (1.0 + libm::exp(-logit));
         row.churned = d.uniform() < p;
@@ -1234,7 +1234,7 @@ mod tests {
             .iter()
             .filter(|f| f.data_type() == &DataType::Int64)
             .count();
-        assert!(ints >= 8 && ints <= 16, "{ints} Int64 columns");
+        assert!((8..=16).contains(&ints), "{ints} Int64 columns");
         assert_eq!(categories("age"), None);
         let batch = generator(10, 0, DriftSpec::default()).to_batch().unwrap();
         assert_eq!(batch.schema(), schema);
