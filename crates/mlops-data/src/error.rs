@@ -181,6 +181,37 @@ pub enum Error {
     /// Encoding or decoding a serialised object failed.
     #[error("serialization error: {0}")]
     Serialization(String),
+
+    // ---- splits and synthetic data -----------------------------------------------------------
+    /// A row index points past the end of the table.
+    #[error("row index {index} out of range for a table of {rows} rows")]
+    RowIndexOutOfRange {
+        /// The offending index.
+        index: u64,
+        /// Number of rows in the table.
+        rows: u64,
+    },
+    /// A class has fewer members than a stratified split needs (for example fewer than `k`
+    /// in stratified k-fold, where every fold must hold at least one member of every class).
+    #[error("class {class:?} has {members} member(s); stratified split needs at least {required}")]
+    ClassTooSmall {
+        /// The class label.
+        class: String,
+        /// How many rows carry it.
+        members: usize,
+        /// How many are needed.
+        required: usize,
+    },
+    /// A category that the column does not have (for example in a synthetic-data drift spec).
+    #[error("unknown category {value:?} for column {column:?} (known: {known:?})")]
+    UnknownCategory {
+        /// The column.
+        column: String,
+        /// The value that was asked for.
+        value: String,
+        /// The categories the column has.
+        known: Vec<String>,
+    },
 }
 
 fn fmt_path(path: &Option<PathBuf>) -> String {
