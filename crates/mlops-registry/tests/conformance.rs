@@ -597,7 +597,7 @@ fn export_jsonl_is_the_chain() {
             prev = Some(hash_bytes(line.as_bytes()));
         }
         assert_eq!(prev, Some(reg.head().unwrap().unwrap().hash));
-        assert_eq!(lines[1].contains("\"type\":\"set_alias\""), true);
+        assert!(lines[1].contains("\"type\":\"set_alias\""));
     }
 }
 
