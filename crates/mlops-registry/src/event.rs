@@ -188,3 +188,132 @@ pub(crate) fn check_actor(actor: &str) -> Result<()> {
 pub(crate) fn check_reason(reason: &str) -> Result<()> {
     crate::model::check_text("reason", reason, MAX_REASON_LEN, true)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn sample(seq: u64) -> Event {
+        let action = Action::SetAlias {
+            model: Name::new("m").unwrap(),
+            alias: Name::new("champion").unwrap(),
+            version: 2,
+            previous: Some(1),
+        };
+        Event {
+            seq,
+            prev: Some(mlops_core::hash_bytes(b"prev")),
+            time_ms: 1_700_000_000_000,
+            actor: "alice".into(),
+            target: action.target(),
+            reason: "why\nnot".into(),
+            action,
+        }
+    }
+
+    #[test]
+    fn event_keys_round_trip_and_reject_others() {
+        assert_eq!(event_key(7).as_ref(), "events/00000000000000000007");
+        assert_eq!(parse_event_key(&event_key(7)), Some(7));
+        assert_eq!(parse_event_key(&event_key(u64::MAX)), Some(u64::MAX));
+        for bad in [
+            "events/0",
+            "events/00000000000000000000",
+            "events/0000000000000000000x",
+            "other/00000000000000000001",
+            "events/00000000000000000001#1",
+        ] {
+            assert_eq!(
+                parse_event_key(&object_store::path::Path::from(bad)),
+                None,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn encode_decode_round_trip() {
+        let ev = sample(3);
+        let bytes = encode(&ev).unwrap();
+        assert_eq!(decode(3, &bytes).unwrap(), ev);
+        // The encoding is deterministic (the chain hashes it).
+        assert_eq!(encode(&ev).unwrap(), bytes);
+        assert!(
+            !bytes.contains(&b'\n'),
+            "one event must fit on one JSON line"
+        );
+    }
+
+    #[test]
+    fn decode_rejects_inconsistent_events() {
+        let bytes = encode(&sample(3)).unwrap();
+        assert!(matches!(
+            decode(4, &bytes),
+            Err(Error::InvalidEvent { seq: 4, .. })
+        ));
+        let mut ev = sample(3);
+        ev.target = "model/other/alias/champion".into();
+        let bytes = serde_json::to_vec(&ev).unwrap();
+        assert!(matches!(decode(3, &bytes), Err(Error::InvalidEvent { .. })));
+        let mut ev = sample(3);
+        ev.actor = String::new();
+        let bytes = serde_json::to_vec(&ev).unwrap();
+        assert!(matches!(decode(3, &bytes), Err(Error::InvalidEvent { .. })));
+    }
+
+    #[test]
+    fn decode_rejects_hostile_json_with_typed_errors() {
+        let good = String::from_utf8(encode(&sample(1)).unwrap()).unwrap();
+        let cases = [
+            String::new(),
+            "null".to_owned(),
+            "[]".to_owned(),
+            good.replace("\"seq\":1", "\"seq\":-1"),
+            good.replace("\"seq\":1", "\"seq\":1e999"),
+            good.replace("\"actor\"", "\"extra\":1,\"actor\""),
+            good.replace("set_alias", "drop_tables"),
+            good.replace("\"m\"", "\"../m\""),
+            good.replace("\"champion\"", "\"\""),
+            good.replace(&mlops_core::hash_bytes(b"prev").to_hex(), "zz"),
+            // Nesting far past serde_json's recursion limit must not overflow the stack.
+            good.replace(
+                "\"reason\":\"why\\nnot\"",
+                &format!("\"reason\":{}", "[".repeat(100_000)),
+            ),
+        ];
+        for (i, text) in cases.iter().enumerate() {
+            match decode(1, text.as_bytes()) {
+                Err(Error::EventDecode { seq: 1, .. }) => {}
+                other => panic!("case {i}: {other:?}"),
+            }
+        }
+        let huge = vec![b' '; MAX_EVENT_BYTES as usize + 1];
+        assert!(matches!(decode(1, &huge), Err(Error::EventTooLarge { .. })));
+    }
+
+    #[test]
+    fn metadata_with_non_finite_metric_cannot_be_encoded_as_valid_event() {
+        let meta = ModelMetadata::default().with_metric("auc", f64::NAN);
+        assert!(meta.validate().is_err());
+        // serde_json writes NaN as null, which does not decode as a metric.
+        let action = Action::RegisterVersion {
+            model: Name::new("m").unwrap(),
+            version: 1,
+            blob: mlops_core::hash_bytes(b"x"),
+            size: 1,
+            metadata: meta,
+        };
+        let ev = Event {
+            seq: 1,
+            prev: None,
+            time_ms: 0,
+            actor: "a".into(),
+            target: action.target(),
+            reason: String::new(),
+            action,
+        };
+        let bytes = serde_json::to_vec(&ev).unwrap();
+        assert!(matches!(decode(1, &bytes), Err(Error::EventDecode { .. })));
+    }
+}

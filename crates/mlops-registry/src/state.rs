@@ -300,3 +300,134 @@ pub(crate) fn check_live(m: &ModelState, model: &Name, version: u64) -> Result<(
         Some(_) => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use mlops_core::hash_bytes;
+
+    fn n(s: &str) -> Name {
+        Name::new(s).unwrap()
+    }
+
+    /// Appends an event with a correct chain link; returns the result of applying it.
+    fn push(st: &mut State, action: Action) -> Result<()> {
+        let ev = Event {
+            seq: st.seq() + 1,
+            prev: st.head_hash(),
+            time_ms: 1,
+            actor: "t".into(),
+            target: action.target(),
+            reason: String::new(),
+            action,
+        };
+        let hash = hash_bytes(&serde_json::to_vec(&ev).unwrap());
+        st.apply(&ev, hash)
+    }
+
+    fn register(model: &str, version: u64) -> Action {
+        Action::RegisterVersion {
+            model: n(model),
+            version,
+            blob: hash_bytes(&version.to_le_bytes()),
+            size: 8,
+            metadata: ModelMetadata::default(),
+        }
+    }
+
+    #[test]
+    fn chain_and_sequence_are_enforced() {
+        let mut st = State::default();
+        push(&mut st, register("m", 1)).unwrap();
+        let mut ev = Event {
+            seq: 2,
+            prev: None,
+            time_ms: 0,
+            actor: "t".into(),
+            target: String::new(),
+            reason: String::new(),
+            action: register("m", 2),
+        };
+        assert!(matches!(
+            st.apply(&ev, hash_bytes(b"x")),
+            Err(Error::ChainBroken { seq: 2, .. })
+        ));
+        ev.seq = 3;
+        ev.prev = st.head_hash();
+        assert!(matches!(
+            st.apply(&ev, hash_bytes(b"x")),
+            Err(Error::InvalidEvent { seq: 3, .. })
+        ));
+        assert_eq!(st.seq(), 1);
+    }
+
+    #[test]
+    fn forged_events_with_valid_links_are_rejected_without_changing_state() {
+        let mut st = State::default();
+        // A gap or a duplicate version.
+        assert!(matches!(
+            push(&mut st, register("m", 2)),
+            Err(Error::InvalidEvent { .. })
+        ));
+        assert!(st.models.is_empty(), "no phantom model left behind");
+        push(&mut st, register("m", 1)).unwrap();
+        assert!(push(&mut st, register("m", 1)).is_err());
+        let alias = |version, previous| Action::SetAlias {
+            model: n("m"),
+            alias: n("a"),
+            version,
+            previous,
+        };
+        assert!(push(&mut st, alias(5, None)).is_err(), "missing version");
+        assert!(push(&mut st, alias(1, Some(1))).is_err(), "wrong previous");
+        assert!(
+            push(
+                &mut st,
+                Action::SetAlias {
+                    model: n("zz"),
+                    alias: n("a"),
+                    version: 1,
+                    previous: None
+                }
+            )
+            .is_err(),
+            "missing model"
+        );
+        push(&mut st, alias(1, None)).unwrap();
+        let rollback = |from, to| Action::Rollback {
+            model: n("m"),
+            alias: n("a"),
+            from,
+            to,
+        };
+        assert!(
+            push(&mut st, rollback(1, 1)).is_err(),
+            "nothing to roll back to"
+        );
+        push(&mut st, register("m", 2)).unwrap();
+        push(&mut st, alias(2, Some(1))).unwrap();
+        assert!(push(&mut st, rollback(2, 2)).is_err());
+        let archive = |version| Action::Archive {
+            model: n("m"),
+            version,
+        };
+        assert!(push(&mut st, archive(2)).is_err(), "alias points at it");
+        push(&mut st, rollback(2, 1)).unwrap();
+        push(&mut st, archive(2)).unwrap();
+        assert!(push(&mut st, archive(2)).is_err(), "already archived");
+        assert!(push(&mut st, alias(2, Some(1))).is_err(), "archived target");
+        assert_eq!(st.seq(), 6);
+        let m = st.model(&n("m")).unwrap();
+        assert_eq!(m.aliases[&n("a")].target, 1);
+        assert!(m.versions[1].archived);
+    }
+
+    #[test]
+    fn index_handles_zero_and_huge_versions() {
+        assert_eq!(index(1), 0);
+        assert_eq!(index(0), usize::MAX);
+        let st = State::default();
+        assert!(st.head().is_none());
+    }
+}
