@@ -53,6 +53,7 @@
 mod blob;
 mod error;
 mod event;
+mod gc;
 mod model;
 mod registry;
 mod state;
@@ -60,6 +61,7 @@ mod verify;
 
 pub use error::{Error, Result};
 pub use event::{Action, Event, LogHead, MAX_ACTOR_LEN, MAX_EVENT_BYTES, MAX_REASON_LEN};
+pub use gc::GcReport;
 pub use mlops_core as core;
 pub use model::{
     Lineage, MAX_DESCRIPTION_LEN, MAX_FINGERPRINTS, MAX_KEY_LEN, MAX_METADATA_BYTES, MAX_VALUE_LEN,

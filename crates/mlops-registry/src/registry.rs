@@ -127,6 +127,8 @@ pub struct Registry {
     opts: RegistryOptions,
     state: tokio::sync::Mutex<State>,
     rt: Option<tokio::runtime::Runtime>,
+    /// The directory, when the store is the local file system opened by [`Registry::open`].
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -164,7 +166,10 @@ impl Registry {
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| Error::store("open", &Path::from(dir.to_string_lossy().as_ref()), e))?
             .with_fsync(opts.fsync);
-        Self::from_store(Arc::new(store), opts)
+        let mut reg = Self::connect(Arc::new(store), opts)?;
+        reg.local_root = Some(dir.to_path_buf());
+        reg.refresh()?;
+        Ok(reg)
     }
 
     /// A fresh registry in memory (for tests and experiments).
@@ -197,6 +202,7 @@ impl Registry {
             opts,
             state: tokio::sync::Mutex::new(State::default()),
             rt: Some(rt),
+            local_root: None,
         })
     }
 
@@ -730,6 +736,40 @@ impl Registry {
                 .instrument(tracing::debug_span!("registry_verify"))
                 .await
         })
+    }
+}
+
+impl Registry {
+    /// Deletes what interrupted or abandoned writes left behind, if it is older than `grace`:
+    /// `tmp/` uploads, blobs that no version references (a crash between the blob and its
+    /// event), and, for a registry opened with [`Registry::open`], the invisible staging files of
+    /// interrupted local writes. Nothing a version references is ever deleted.
+    ///
+    /// `grace` must exceed the longest `register` in progress on any writer: a blob uploaded
+    /// for a registration whose event is not written yet is unreferenced until then.
+    pub fn gc(&self, grace: std::time::Duration) -> Result<crate::GcReport> {
+        let cutoff_ms = i64::try_from(
+            now_ms().saturating_sub(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX)),
+        )
+        .unwrap_or(i64::MAX);
+        let mut report = crate::GcReport::default();
+        self.run(async {
+            let referenced = {
+                let mut st = self.state.lock().await;
+                self.sync(&mut st).await?;
+                st.models
+                    .values()
+                    .flat_map(|m| m.versions.iter().map(|v| v.blob))
+                    .collect()
+            };
+            crate::gc::collect(self.store.as_ref(), &referenced, cutoff_ms, &mut report)
+                .instrument(tracing::debug_span!("registry_gc"))
+                .await
+        })?;
+        if let Some(root) = &self.local_root {
+            crate::gc::collect_local_staged(root, grace, &mut report)?;
+        }
+        Ok(report)
     }
 }
 

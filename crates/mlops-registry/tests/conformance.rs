@@ -1062,3 +1062,78 @@ fn local_staging_files_and_on_disk_flips() {
         matches!(reopened.load("m", VersionRef::Number(1)), Err(Error::BlobCorrupt { hash, .. }) if hash == v.blob)
     );
 }
+
+#[test]
+fn gc_removes_only_unreferenced_leftovers() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        let v1 = reg
+            .register("m", b"kept one".to_vec(), ModelMetadata::default(), "")
+            .unwrap();
+        let v2 = reg
+            .register("m", b"kept two".to_vec(), ModelMetadata::default(), "")
+            .unwrap();
+        reg.archive("m", 1, "archived versions keep their blob")
+            .unwrap();
+        put_raw(&store, "tmp/999-1-0", b"abandoned upload".to_vec());
+        let orphan = hash_bytes(b"orphan");
+        put_raw(&store, &blob_key(&orphan), b"orphan".to_vec());
+        put_raw(&store, "blobs/sha256/README", b"not a blob key".to_vec());
+
+        let report = reg.gc(std::time::Duration::from_secs(3600)).unwrap();
+        assert_eq!(
+            (report.tmp_deleted, report.blobs_deleted, report.kept_recent),
+            (0, 0, 2),
+            "{backend}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let report = reg.gc(std::time::Duration::ZERO).unwrap();
+        assert_eq!(
+            (report.tmp_deleted, report.blobs_deleted),
+            (1, 1),
+            "{backend}: {report:?}"
+        );
+        assert_eq!(report.bytes_freed, 16 + 6);
+        assert_eq!(list_raw(&store, "blobs"), {
+            let mut keys = vec![
+                blob_key(&v1.blob),
+                blob_key(&v2.blob),
+                "blobs/sha256/README".to_owned(),
+            ];
+            keys.sort();
+            keys
+        });
+        assert!(list_raw(&store, "tmp").is_empty());
+        assert!(reg.verify().unwrap().is_ok());
+        assert_eq!(
+            &reg.load("m", VersionRef::Number(1)).unwrap().1[..],
+            b"kept one"
+        );
+        assert_eq!(
+            reg.gc(std::time::Duration::ZERO).unwrap(),
+            Default::default()
+        );
+    }
+}
+
+#[test]
+fn gc_removes_local_staging_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::open(dir.path()).unwrap();
+    reg.register("m", b"x".to_vec(), ModelMetadata::default(), "")
+        .unwrap();
+    let staged = dir.path().join("events").join(format!("{:020}#1", 2));
+    std::fs::write(&staged, b"{\"seq\":2,\"trunc").unwrap();
+    assert_eq!(
+        reg.gc(std::time::Duration::from_secs(3600))
+            .unwrap()
+            .staged_deleted,
+        0
+    );
+    assert!(staged.exists());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let report = reg.gc(std::time::Duration::ZERO).unwrap();
+    assert_eq!((report.staged_deleted, report.bytes_freed), (1, 15));
+    assert!(!staged.exists());
+    assert!(reg.verify().unwrap().is_ok());
+}
