@@ -1,12 +1,72 @@
 //! # mlops-registry
 //!
-//! The registry of mlops-rs: content-addressed, verified artifacts on `object_store` (local file
-//! system, in-memory, S3-compatible), numbered model versions, movable aliases, runs, dataset
-//! snapshots, lineage, rollback and a hash-chained audit log that `verify` can prove intact. It
-//! stores bytes plus typed metadata and never executes code when loading.
+//! The registry of mlops-rs: content-addressed, verified artifacts on [`object_store`] (local
+//! file system, in-memory, S3-compatible behind the `s3` feature), numbered model versions,
+//! movable aliases with compare-and-set and rollback, archive, search, and a hash-chained audit
+//! log that [`Registry::verify`] proves intact. It stores bytes plus typed metadata and never
+//! executes code when loading.
 //!
-//! Status: this crate's content arrives with the mlops-registry issue; it depends only on
-//! `mlops-core`.
+//! - [`Registry`]: the synchronous API (an internal current-thread runtime drives
+//!   `object_store`); open one with [`Registry::open`] (a directory), [`Registry::in_memory`]
+//!   or [`Registry::from_store`] (any backend).
+//! - Every change is an [`Event`] with an [`Action`]; the state is a fold over the log, so
+//!   several processes or machines can write one registry at once: each event is created with
+//!   `PutMode::Create` at the next sequence number and the loser of a race re-reads and retries.
+//! - Blobs are addressed by sha256 and checked on every read ([`Error::BlobCorrupt`] names
+//!   the blob).
+//!
+//! ## Guarantees
+//!
+//! - **Versions** of a model are 1, 2, 3, … with no gap or duplicate, whatever the number of
+//!   concurrent writers (threads, processes, or machines on S3 with conditional writes).
+//! - **Aliases** move by compare-and-set ([`Registry::set_alias`] takes the expected current
+//!   target); of two concurrent moves from the same state exactly one wins, the other gets
+//!   [`Error::AliasConflict`]. [`Registry::rollback`] moves an alias back and is itself recorded.
+//! - **Audit log**: every change is an [`Event`] (time, actor, action, target, reason) holding
+//!   the sha256 of the previous event's stored bytes. [`Registry::verify`] reports every event
+//!   edited, removed or reordered before the last one, and every blob missing or damaged.
+//!   Rewriting or removing the *last* events is caught against what the handle has read or an
+//!   anchor kept elsewhere ([`Registry::head`], [`Registry::verify_anchor`]).
+//!   [`Registry::export_jsonl`] writes the stored events byte for byte, one per line.
+//! - **Crash safety**: a blob is published atomically at its content key (single put, or a
+//!   multipart upload to `tmp/` then a copy), before the event that references it; an event is
+//!   published atomically with `PutMode::Create`. A writer killed at any point leaves a
+//!   registry that opens and verifies and holds every acknowledged write; it may leave an
+//!   unreferenced blob or `tmp/` object behind. On the local file system writes are fsynced
+//!   before they are acknowledged ([`RegistryOptions::fsync`]).
+//! - **Hostile input**: names are [`core::Name`]s (no traversal, separators, control
+//!   characters, empty or overlong names); event objects are size-limited
+//!   ([`MAX_EVENT_BYTES`]) and decoded with `serde_json` (bounded nesting) into typed errors;
+//!   metadata is limited in size and its metrics must be finite.
+//!
+//! ## Known limits
+//!
+//! - If a store write fails in a way that hides whether it happened (a timeout after S3 stored
+//!   the event), the retry appends a second event: a `register` can then produce two versions.
+//! - Each call re-reads the events appended since the previous call (one `GET` when nothing
+//!   changed); a fresh handle reads the whole log (no snapshots yet).
+//! - S3's copy is limited to 5 GiB, which bounds artifacts registered from a reader there.
+//!
+//! It depends only on `mlops-core`.
 #![warn(missing_docs)]
 
+mod blob;
+mod error;
+mod event;
+mod gc;
+mod model;
+mod registry;
+mod state;
+mod verify;
+
+pub use error::{Error, Result};
+pub use event::{Action, Event, LogHead, MAX_ACTOR_LEN, MAX_EVENT_BYTES, MAX_REASON_LEN};
+pub use gc::GcReport;
 pub use mlops_core as core;
+pub use model::{
+    Lineage, MAX_DESCRIPTION_LEN, MAX_FINGERPRINTS, MAX_KEY_LEN, MAX_METADATA_BYTES, MAX_VALUE_LEN,
+    ModelMetadata, ModelQuery, ModelVersion, VersionRef,
+};
+pub use object_store;
+pub use registry::{Registry, RegistryOptions};
+pub use verify::{Problem, VerifyReport};

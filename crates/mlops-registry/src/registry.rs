@@ -1,0 +1,821 @@
+//! The [`Registry`]: a synchronous API over an `object_store` backend.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use mlops_core::{ContentHash, Name, hash_bytes};
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{GetOptions, ObjectStore, PutMode, PutOptions, PutPayload};
+use tracing::Instrument;
+
+use crate::blob;
+use crate::error::{Error, Result, name};
+use crate::event::{self, Action, Event, LogHead, MAX_EVENT_BYTES, event_key, parse_event_key};
+use crate::model::{ModelMetadata, ModelQuery, ModelVersion, VersionRef};
+use crate::state::{State, aliases_of, check_live};
+use crate::verify::{self, VerifyReport};
+
+/// How many event objects are fetched concurrently when (re)reading the log.
+const FETCH_CONCURRENCY: usize = 16;
+
+/// Options of a [`Registry`].
+///
+/// ```
+/// use mlops_registry::RegistryOptions;
+/// let opts = RegistryOptions::default().with_actor("ci-bot");
+/// assert_eq!(opts.actor, "ci-bot");
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RegistryOptions {
+    /// Recorded as the actor of every event this handle writes. Default `"unknown"`.
+    pub actor: String,
+    /// Local file system only: fsync every written file and its directory before a write is
+    /// acknowledged (crash durability). Default `true`.
+    pub fsync: bool,
+    /// Artifacts read from a reader are uploaded in parts of this many bytes (at least 5 MiB
+    /// for S3). Inputs shorter than one part are written in a single request. Default 8 MiB.
+    pub chunk_size: usize,
+    /// How many times an append may lose the race for the next log slot before giving up with
+    /// [`Error::Contention`]. Default 100 000.
+    pub max_attempts: u32,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            actor: "unknown".to_owned(),
+            fsync: true,
+            chunk_size: 8 << 20,
+            max_attempts: 100_000,
+        }
+    }
+}
+
+impl RegistryOptions {
+    /// Sets the actor recorded in events.
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+    /// Sets whether local writes are fsynced.
+    pub fn with_fsync(mut self, fsync: bool) -> Self {
+        self.fsync = fsync;
+        self
+    }
+    /// Sets the upload part size.
+    pub fn with_chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = bytes;
+        self
+    }
+    /// Sets the append retry limit.
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        event::check_actor(&self.actor)?;
+        if self.chunk_size < 1024 {
+            return Err(Error::input("chunk_size", "must be at least 1024 bytes"));
+        }
+        if self.max_attempts == 0 {
+            return Err(Error::input("max_attempts", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// A model registry on an object store.
+///
+/// The API is synchronous: each handle owns a small current-thread tokio runtime and blocks on
+/// the `object_store` futures, so applications need no async runtime of their own. Called from
+/// inside an async runtime, a method runs on a short-lived helper thread instead of panicking
+/// (prefer `spawn_blocking` there to keep the executor free). A handle is `Send + Sync`, and any
+/// number of handles, in this process or in others, may write one store at once.
+///
+/// Layout of the store:
+/// - `blobs/sha256/{hex}`: artifacts, content-addressed, verified on every read;
+/// - `events/{seq:020}`: the audit log, one JSON object per change, created with
+///   `PutMode::Create` so two writers can never both take a sequence number, each holding the
+///   sha256 of the previous one;
+/// - `tmp/…`: multipart uploads in progress (or abandoned by a crash; never referenced).
+///
+/// The state (versions, aliases, …) is a fold over the log; each call first reads the events
+/// other writers appended since the last call.
+///
+/// ```
+/// use mlops_registry::{ModelMetadata, Registry, VersionRef};
+/// # fn main() -> mlops_registry::Result<()> {
+/// let dir = tempfile::tempdir().map_err(|e| mlops_registry::Error::Io { op: "tempdir", source: e })?;
+/// let reg = Registry::open(dir.path())?;
+/// let v = reg.register("churn", b"model bytes".to_vec(), ModelMetadata::default().with_metric("auc", 0.9), "first fit")?;
+/// assert_eq!(v.version, 1);
+/// reg.set_alias("churn", "champion", 1, None, "promote")?;
+/// let (info, bytes) = reg.load("churn", VersionRef::Alias("champion"))?;
+/// assert_eq!((info.version, &bytes[..]), (1, &b"model bytes"[..]));
+/// assert!(reg.verify()?.is_ok());
+/// # Ok(()) }
+/// ```
+pub struct Registry {
+    store: Arc<dyn ObjectStore>,
+    opts: RegistryOptions,
+    state: tokio::sync::Mutex<State>,
+    rt: Option<tokio::runtime::Runtime>,
+    /// The directory, when the store is the local file system opened by [`Registry::open`].
+    local_root: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("store", &self.store)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        // No operation is in flight when a handle is dropped (every method blocks until done),
+        // and a background shutdown never blocks, so this is safe inside an async context too.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl Registry {
+    /// Opens (creating if needed) a registry in a local directory, with default options.
+    pub fn open(dir: impl AsRef<std::path::Path>) -> Result<Self> {
+        Self::open_with(dir, RegistryOptions::default())
+    }
+
+    /// Opens (creating if needed) a registry in a local directory.
+    pub fn open_with(dir: impl AsRef<std::path::Path>, opts: RegistryOptions) -> Result<Self> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            op: "creating the registry directory",
+            source,
+        })?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
+            .map_err(|e| Error::store("open", &Path::from(dir.to_string_lossy().as_ref()), e))?
+            .with_fsync(opts.fsync);
+        let mut reg = Self::connect(Arc::new(store), opts)?;
+        reg.local_root = Some(dir.to_path_buf());
+        reg.refresh()?;
+        Ok(reg)
+    }
+
+    /// A fresh registry in memory (for tests and experiments).
+    pub fn in_memory() -> Result<Self> {
+        Self::from_store(Arc::new(InMemory::new()), RegistryOptions::default())
+    }
+
+    /// A registry on any `object_store` backend (S3 with the `s3` feature, a `PrefixStore`, …).
+    /// Reads the whole log; fails with a typed error if it is broken (use
+    /// [`Registry::connect`] and [`Registry::verify`] to inspect a damaged registry).
+    pub fn from_store(store: Arc<dyn ObjectStore>, opts: RegistryOptions) -> Result<Self> {
+        let reg = Self::connect(store, opts)?;
+        reg.refresh()?;
+        Ok(reg)
+    }
+
+    /// Like [`Registry::from_store`] but without reading the log yet: every later call reads it
+    /// (and fails on a broken log), except [`Registry::verify`], which reports problems instead.
+    pub fn connect(store: Arc<dyn ObjectStore>, opts: RegistryOptions) -> Result<Self> {
+        opts.check()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| Error::Io {
+                op: "starting the registry runtime",
+                source,
+            })?;
+        Ok(Self {
+            store,
+            opts,
+            state: tokio::sync::Mutex::new(State::default()),
+            rt: Some(rt),
+            local_root: None,
+        })
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The options of this handle.
+    pub fn options(&self) -> &RegistryOptions {
+        &self.opts
+    }
+
+    fn run<T: Send, F: Future<Output = Result<T>> + Send>(&self, fut: F) -> Result<T> {
+        let rt = self.rt.as_ref().ok_or(Error::Internal {
+            reason: "runtime already shut down",
+        })?;
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::scope(|s| {
+                s.spawn(|| rt.block_on(fut))
+                    .join()
+                    .map_err(|_| Error::Internal {
+                        reason: "registry helper thread panicked",
+                    })?
+            })
+        } else {
+            rt.block_on(fut)
+        }
+    }
+
+    // ----- log reading -----------------------------------------------------------------------
+
+    /// Reads events appended since the last call and returns the head of the log.
+    pub fn refresh(&self) -> Result<Option<LogHead>> {
+        self.run(async {
+            let mut st = self.state.lock().await;
+            self.sync(&mut st).await?;
+            Ok(st.head())
+        })
+    }
+
+    /// The last event this handle has read (without reading new ones).
+    pub fn head(&self) -> Result<Option<LogHead>> {
+        self.run(async { Ok(self.state.lock().await.head()) })
+    }
+
+    async fn sync(&self, st: &mut State) -> Result<()> {
+        if !st.loaded {
+            *st = self
+                .load_all()
+                .instrument(tracing::debug_span!("registry_load"))
+                .await?;
+        }
+        loop {
+            let seq = st.seq() + 1;
+            match fetch_event(self.store.as_ref(), seq).await?.1 {
+                None => return Ok(()),
+                Some(raw) => {
+                    let ev = event::decode(seq, &raw)?;
+                    st.apply(&ev, hash_bytes(&raw))?;
+                }
+            }
+        }
+    }
+
+    /// Reads the whole log into a fresh state.
+    async fn load_all(&self) -> Result<State> {
+        let seqs = list_events(self.store.as_ref()).await?.0;
+        for (i, &seq) in seqs.iter().enumerate() {
+            if seq != i as u64 + 1 {
+                return Err(Error::EventMissing { seq: i as u64 + 1 });
+            }
+        }
+        let mut fresh = State::default();
+        let store = self.store.as_ref();
+        let mut fetched = futures_util::stream::iter(seqs)
+            .map(|seq| fetch_event(store, seq))
+            .buffered(FETCH_CONCURRENCY);
+        while let Some(item) = fetched.next().await {
+            let (seq, raw) = item?;
+            let raw = raw.ok_or(Error::EventMissing { seq })?;
+            let ev = event::decode(seq, &raw)?;
+            fresh.apply(&ev, hash_bytes(&raw))?;
+        }
+        fresh.loaded = true;
+        Ok(fresh)
+    }
+
+    /// Appends one event built by `make` from the current state, retrying on lost races.
+    async fn append<F>(&self, reason: &str, mut make: F) -> Result<Event>
+    where
+        F: FnMut(&State) -> Result<Action> + Send,
+    {
+        event::check_reason(reason)?;
+        let mut st = self.state.lock().await;
+        let mut attempts = 0u32;
+        loop {
+            self.sync(&mut st).await?;
+            let action = make(&st)?;
+            let ev = Event {
+                seq: st.seq() + 1,
+                prev: st.head_hash(),
+                time_ms: now_ms(),
+                actor: self.opts.actor.clone(),
+                target: action.target(),
+                reason: reason.to_owned(),
+                action,
+            };
+            let bytes = event::encode(&ev)?;
+            let hash = hash_bytes(&bytes);
+            let key = event_key(ev.seq);
+            let put = self
+                .store
+                .put_opts(
+                    &key,
+                    PutPayload::from(bytes),
+                    PutOptions::from(PutMode::Create),
+                )
+                .await;
+            match put {
+                Ok(_) => {
+                    st.apply(&ev, hash)?;
+                    tracing::debug!(seq = ev.seq, action = ev.action.kind(), "event appended");
+                    return Ok(ev);
+                }
+                Err(
+                    object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. },
+                ) => {
+                    attempts += 1;
+                    if attempts >= self.opts.max_attempts {
+                        return Err(Error::Contention { attempts });
+                    }
+                }
+                Err(e) => return Err(Error::store("put", &key, e)),
+            }
+        }
+    }
+
+    // ----- writes ----------------------------------------------------------------------------
+
+    /// Registers a new version of `model` from bytes in memory. Returns the new version, which
+    /// is one more than the highest so far (1 for a new model), even with concurrent writers.
+    pub fn register(
+        &self,
+        model: &str,
+        bundle: impl Into<Bytes>,
+        metadata: ModelMetadata,
+        reason: &str,
+    ) -> Result<ModelVersion> {
+        let bundle = bundle.into();
+        self.run(async move {
+            let model = name("model", model)?;
+            metadata.validate()?;
+            event::check_reason(reason)?;
+            let (blob, size) = blob::put_bytes(self.store.as_ref(), bundle).await?;
+            self.register_blob(model, blob, size, metadata, reason)
+                .await
+        })
+    }
+
+    /// Registers a new version of `model`, streaming the bundle from a reader: it is hashed and
+    /// uploaded in parts of [`RegistryOptions::chunk_size`] bytes, never held whole in memory.
+    pub fn register_reader<R: Read + Send>(
+        &self,
+        model: &str,
+        bundle: R,
+        metadata: ModelMetadata,
+        reason: &str,
+    ) -> Result<ModelVersion> {
+        self.run(async move {
+            let model = name("model", model)?;
+            metadata.validate()?;
+            event::check_reason(reason)?;
+            let (blob, size) = blob::put_reader(self.store.as_ref(), bundle, self.opts.chunk_size)
+                .instrument(tracing::debug_span!("upload_artifact", model = %model))
+                .await?;
+            self.register_blob(model, blob, size, metadata, reason)
+                .await
+        })
+    }
+
+    /// Registers a new version of `model` from a file, streamed like
+    /// [`Registry::register_reader`].
+    pub fn register_file(
+        &self,
+        model: &str,
+        path: impl AsRef<std::path::Path>,
+        metadata: ModelMetadata,
+        reason: &str,
+    ) -> Result<ModelVersion> {
+        let file = std::fs::File::open(path.as_ref()).map_err(|source| Error::Io {
+            op: "opening the artifact file",
+            source,
+        })?;
+        self.register_reader(model, std::io::BufReader::new(file), metadata, reason)
+    }
+
+    async fn register_blob(
+        &self,
+        model: Name,
+        blob: ContentHash,
+        size: u64,
+        metadata: ModelMetadata,
+        reason: &str,
+    ) -> Result<ModelVersion> {
+        let ev = self
+            .append(reason, |st| {
+                let version = st.models.get(&model).map_or(0, |m| m.versions.len() as u64) + 1;
+                Ok(Action::RegisterVersion {
+                    model: model.clone(),
+                    version,
+                    blob,
+                    size,
+                    metadata: metadata.clone(),
+                })
+            })
+            .await?;
+        let version = match ev.action {
+            Action::RegisterVersion { version, .. } => version,
+            _ => {
+                return Err(Error::Internal {
+                    reason: "append returned another action",
+                });
+            }
+        };
+        let st = self.state.lock().await;
+        st.view(&model, st.model(&model)?, version)
+    }
+
+    /// Points `alias` of `model` at `version`, if the alias currently points at
+    /// `expected_current` (`None`: the alias must not exist yet). Two concurrent moves with the
+    /// same expectation never both succeed: the loser gets [`Error::AliasConflict`] and nothing
+    /// is written for it. The version must exist and not be archived.
+    pub fn set_alias(
+        &self,
+        model: &str,
+        alias: &str,
+        version: u64,
+        expected_current: Option<u64>,
+        reason: &str,
+    ) -> Result<()> {
+        self.run(async move {
+            let model = name("model", model)?;
+            let alias = name("alias", alias)?;
+            self.append(reason, |st| {
+                let m = st.model(&model)?;
+                check_live(m, &model, version)?;
+                let current = m.aliases.get(&alias).map(|a| a.target);
+                if current != expected_current {
+                    return Err(Error::AliasConflict {
+                        model: model.clone(),
+                        alias: alias.clone(),
+                        expected: expected_current,
+                        actual: current,
+                    });
+                }
+                Ok(Action::SetAlias {
+                    model: model.clone(),
+                    alias: alias.clone(),
+                    version,
+                    previous: current,
+                })
+            })
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// Moves `alias` back to the target it had before its last move (recorded as a `rollback`
+    /// event) and returns that version. Repeated rollbacks walk further back through its history.
+    pub fn rollback(&self, model: &str, alias: &str, reason: &str) -> Result<u64> {
+        self.run(async move {
+            let model = name("model", model)?;
+            let alias = name("alias", alias)?;
+            let ev = self
+                .append(reason, |st| {
+                    let m = st.model(&model)?;
+                    let a = m.aliases.get(&alias).ok_or_else(|| Error::AliasNotFound {
+                        model: model.clone(),
+                        alias: alias.clone(),
+                    })?;
+                    let to = *a.history.last().ok_or_else(|| Error::NoRollbackTarget {
+                        model: model.clone(),
+                        alias: alias.clone(),
+                    })?;
+                    check_live(m, &model, to)?;
+                    Ok(Action::Rollback {
+                        model: model.clone(),
+                        alias: alias.clone(),
+                        from: a.target,
+                        to,
+                    })
+                })
+                .await?;
+            match ev.action {
+                Action::Rollback { to, .. } => Ok(to),
+                _ => Err(Error::Internal {
+                    reason: "append returned another action",
+                }),
+            }
+        })
+    }
+
+    /// Archives a version: it stays readable by number but no alias may point at it and
+    /// [`VersionRef::Latest`] skips it. Fails with [`Error::VersionInUse`] while aliases point
+    /// at it.
+    pub fn archive(&self, model: &str, version: u64, reason: &str) -> Result<()> {
+        self.run(async move {
+            let model = name("model", model)?;
+            self.append(reason, |st| {
+                let m = st.model(&model)?;
+                check_live(m, &model, version)?;
+                let aliases = aliases_of(m, version);
+                if !aliases.is_empty() {
+                    return Err(Error::VersionInUse {
+                        model: model.clone(),
+                        version,
+                        aliases,
+                    });
+                }
+                Ok(Action::Archive {
+                    model: model.clone(),
+                    version,
+                })
+            })
+            .await?;
+            Ok(())
+        })
+    }
+
+    // ----- reads -----------------------------------------------------------------------------
+
+    /// Runs `f` on the state after reading new events.
+    fn read_state<T: Send>(&self, f: impl FnOnce(&State) -> Result<T> + Send) -> Result<T> {
+        self.run(async move {
+            let mut st = self.state.lock().await;
+            self.sync(&mut st).await?;
+            f(&st)
+        })
+    }
+
+    /// Names of all registered models, sorted.
+    pub fn models(&self) -> Result<Vec<Name>> {
+        self.read_state(|st| Ok(st.models.keys().cloned().collect()))
+    }
+
+    /// All versions of a model (archived ones included), in version order.
+    pub fn versions(&self, model: &str) -> Result<Vec<ModelVersion>> {
+        let model = name("model", model)?;
+        self.read_state(|st| {
+            let m = st.model(&model)?;
+            (1..=m.versions.len() as u64)
+                .map(|v| st.view(&model, m, v))
+                .collect()
+        })
+    }
+
+    /// The aliases of a model and their targets.
+    pub fn aliases(&self, model: &str) -> Result<BTreeMap<Name, u64>> {
+        let model = name("model", model)?;
+        self.read_state(|st| {
+            Ok(st
+                .model(&model)?
+                .aliases
+                .iter()
+                .map(|(k, a)| (k.clone(), a.target))
+                .collect())
+        })
+    }
+
+    /// The metadata of one version (no blob read).
+    pub fn version(&self, model: &str, which: VersionRef<'_>) -> Result<ModelVersion> {
+        let model = name("model", model)?;
+        let alias = match which {
+            VersionRef::Alias(a) => Some(name("alias", a)?),
+            _ => None,
+        };
+        self.read_state(|st| {
+            let m = st.model(&model)?;
+            let version = match (which, alias) {
+                (VersionRef::Number(v), _) => v,
+                (_, Some(alias)) => {
+                    m.aliases
+                        .get(&alias)
+                        .ok_or_else(|| Error::AliasNotFound {
+                            model: model.clone(),
+                            alias: alias.clone(),
+                        })?
+                        .target
+                }
+                _ => m
+                    .versions
+                    .iter()
+                    .rposition(|v| !v.archived)
+                    .map(|i| i as u64 + 1)
+                    .ok_or_else(|| Error::NoLiveVersion {
+                        model: model.clone(),
+                    })?,
+            };
+            st.view(&model, m, version)
+        })
+    }
+
+    /// One version's metadata and its bundle bytes, verified against the content hash
+    /// ([`Error::BlobCorrupt`] names the blob if a byte changed).
+    pub fn load(&self, model: &str, which: VersionRef<'_>) -> Result<(ModelVersion, Bytes)> {
+        let info = self.version(model, which)?;
+        let bytes = self.read_blob(&info.blob)?;
+        Ok((info, bytes))
+    }
+
+    /// Streams one version's bundle into `out` without holding it in memory. The hash is
+    /// checked at the end: on [`Error::BlobCorrupt`] discard what was written.
+    pub fn load_to<W: Write + Send>(
+        &self,
+        model: &str,
+        which: VersionRef<'_>,
+        out: &mut W,
+    ) -> Result<ModelVersion> {
+        let info = self.version(model, which)?;
+        self.run(blob::stream(self.store.as_ref(), &info.blob, Some(out)))?;
+        Ok(info)
+    }
+
+    /// Reads a blob by content hash, verified.
+    pub fn read_blob(&self, hash: &ContentHash) -> Result<Bytes> {
+        self.run(blob::read(self.store.as_ref(), hash))
+    }
+
+    /// Model versions matching a query (see [`ModelQuery`]).
+    pub fn search(&self, query: &ModelQuery) -> Result<Vec<ModelVersion>> {
+        self.read_state(|st| st.search(query))
+    }
+
+    // ----- audit log -------------------------------------------------------------------------
+
+    /// Every event of the log, in order (after reading new ones).
+    pub fn events(&self) -> Result<Vec<Event>> {
+        let mut out = Vec::new();
+        self.for_each_raw_event(|_, raw, seq| {
+            out.push(event::decode(seq, raw)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Writes the log as JSON lines: line `n` is exactly the stored bytes of event `n`, so the
+    /// sha256 of each line is the `prev` of the next and the export can be checked offline.
+    /// Returns the number of events written.
+    pub fn export_jsonl<W: Write>(&self, mut out: W) -> Result<u64> {
+        let mut n = 0;
+        self.for_each_raw_event(|_, raw, _| {
+            let io = |source| Error::Io {
+                op: "writing the export",
+                source,
+            };
+            out.write_all(raw).map_err(io)?;
+            out.write_all(b"\n").map_err(io)?;
+            n += 1;
+            Ok(())
+        })?;
+        out.flush().map_err(|source| Error::Io {
+            op: "writing the export",
+            source,
+        })?;
+        Ok(n)
+    }
+
+    /// Calls `f(hash, raw bytes, seq)` for events 1..=head, each checked against the hash read
+    /// when the state was built.
+    fn for_each_raw_event(
+        &self,
+        mut f: impl FnMut(ContentHash, &[u8], u64) -> Result<()>,
+    ) -> Result<()> {
+        let hashes = self.read_state(|st| Ok(st.hashes.clone()))?;
+        let store = self.store.as_ref();
+        // Fetch in batches so memory stays bounded for long logs.
+        for batch in hashes.chunks(1024).enumerate() {
+            let (b, chunk) = batch;
+            let first = (b * 1024) as u64 + 1;
+            let seqs: Vec<u64> = (first..first + chunk.len() as u64).collect();
+            let raws = self.run(async {
+                futures_util::stream::iter(seqs)
+                    .map(|seq| fetch_event(store, seq))
+                    .buffered(FETCH_CONCURRENCY)
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .collect::<Result<Vec<_>>>()
+            })?;
+            for ((seq, raw), known) in raws.into_iter().zip(chunk) {
+                let raw = raw.ok_or(Error::EventMissing { seq })?;
+                let hash = hash_bytes(&raw);
+                if hash != *known {
+                    return Err(Error::InvalidEvent {
+                        seq,
+                        reason: format!(
+                            "changed in the store since it was read (was {known}, now {hash})"
+                        ),
+                    });
+                }
+                f(hash, &raw, seq)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the whole registry: every event present once and in order, the hash chain
+    /// unbroken, every event decodable and consistent with the ones before it, every event
+    /// this handle has read unchanged, and every referenced blob present and intact. Problems
+    /// are reported, not returned as errors; only a failing store is an error.
+    ///
+    /// The chain proves that no event was edited, removed or reordered *before* the last one.
+    /// Removing or rewriting the tail is detected against what this handle has read, or against
+    /// an anchor kept elsewhere ([`Registry::verify_anchor`]).
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.verify_impl(None)
+    }
+
+    /// [`Registry::verify`], and also checks that event `anchor.seq` still hashes to
+    /// `anchor.hash` (an anchor saved from [`Registry::head`] or [`Registry::refresh`]).
+    pub fn verify_anchor(&self, anchor: &LogHead) -> Result<VerifyReport> {
+        self.verify_impl(Some(*anchor))
+    }
+
+    fn verify_impl(&self, anchor: Option<LogHead>) -> Result<VerifyReport> {
+        self.run(async move {
+            let known = self.state.lock().await.hashes.clone();
+            verify::run(self.store.as_ref(), &known, anchor)
+                .instrument(tracing::debug_span!("registry_verify"))
+                .await
+        })
+    }
+}
+
+impl Registry {
+    /// Deletes what interrupted or abandoned writes left behind, if it is older than `grace`:
+    /// `tmp/` uploads, blobs that no version references (a crash between the blob and its
+    /// event), and, for a registry opened with [`Registry::open`], the invisible staging files of
+    /// interrupted local writes. Nothing a version references is ever deleted.
+    ///
+    /// `grace` must exceed the longest `register` in progress on any writer: a blob uploaded
+    /// for a registration whose event is not written yet is unreferenced until then.
+    pub fn gc(&self, grace: std::time::Duration) -> Result<crate::GcReport> {
+        let cutoff_ms = i64::try_from(
+            now_ms().saturating_sub(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX)),
+        )
+        .unwrap_or(i64::MAX);
+        let mut report = crate::GcReport::default();
+        self.run(async {
+            let referenced = {
+                let mut st = self.state.lock().await;
+                self.sync(&mut st).await?;
+                st.models
+                    .values()
+                    .flat_map(|m| m.versions.iter().map(|v| v.blob))
+                    .collect()
+            };
+            crate::gc::collect(self.store.as_ref(), &referenced, cutoff_ms, &mut report)
+                .instrument(tracing::debug_span!("registry_gc"))
+                .await
+        })?;
+        if let Some(root) = &self.local_root {
+            crate::gc::collect_local_staged(root, grace, &mut report)?;
+        }
+        Ok(report)
+    }
+}
+
+/// Lists `events/`: sorted sequence numbers, and keys that are not event keys.
+pub(crate) async fn list_events(store: &dyn ObjectStore) -> Result<(Vec<u64>, Vec<String>)> {
+    let prefix = Path::from("events");
+    let mut listing = store.list(Some(&prefix));
+    let mut seqs = Vec::new();
+    let mut junk = Vec::new();
+    while let Some(meta) = listing.next().await {
+        let meta = meta.map_err(|e| Error::store("list", &prefix, e))?;
+        match parse_event_key(&meta.location) {
+            Some(seq) => seqs.push(seq),
+            None => junk.push(meta.location.to_string()),
+        }
+    }
+    seqs.sort_unstable();
+    junk.sort();
+    Ok((seqs, junk))
+}
+
+/// Reads the raw bytes of event `seq` (`None` if absent), refusing oversized objects.
+pub(crate) async fn fetch_event(store: &dyn ObjectStore, seq: u64) -> Result<(u64, Option<Bytes>)> {
+    let key = event_key(seq);
+    let got = match store.get_opts(&key, GetOptions::default()).await {
+        Ok(g) => g,
+        Err(object_store::Error::NotFound { .. }) => return Ok((seq, None)),
+        Err(e) => return Err(Error::store("get", &key, e)),
+    };
+    if got.meta.size > MAX_EVENT_BYTES {
+        return Err(Error::EventTooLarge {
+            seq,
+            size: got.meta.size,
+            limit: MAX_EVENT_BYTES,
+        });
+    }
+    let bytes = got
+        .bytes()
+        .await
+        .map_err(|e| Error::store("get", &key, e))?;
+    Ok((seq, Some(bytes)))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

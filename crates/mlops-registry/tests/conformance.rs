@@ -1,0 +1,1139 @@
+//! One conformance suite run against every backend (in-memory and local file system).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::{Arc, Barrier};
+
+use bytes::Bytes;
+use mlops_registry::core::{ContentHash, hash_bytes};
+use mlops_registry::object_store::local::LocalFileSystem;
+use mlops_registry::object_store::memory::InMemory;
+use mlops_registry::object_store::path::Path;
+use mlops_registry::object_store::{ObjectStore, PutPayload};
+use mlops_registry::{
+    Action, Error, Lineage, ModelMetadata, ModelQuery, Problem, Registry, RegistryOptions,
+    VersionRef,
+};
+
+/// A fresh store of each backend; the temp dir lives as long as the store is used.
+fn backends() -> Vec<(
+    &'static str,
+    Arc<dyn ObjectStore>,
+    Option<tempfile::TempDir>,
+)> {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+    vec![
+        (
+            "memory",
+            Arc::new(InMemory::new()) as Arc<dyn ObjectStore>,
+            None,
+        ),
+        ("local", Arc::new(local) as Arc<dyn ObjectStore>, Some(dir)),
+    ]
+}
+
+fn handle(store: &Arc<dyn ObjectStore>, actor: &str) -> Registry {
+    Registry::from_store(store.clone(), RegistryOptions::default().with_actor(actor)).unwrap()
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn get_raw(store: &Arc<dyn ObjectStore>, key: &str) -> Bytes {
+    let store = store.clone();
+    let key = Path::from(key);
+    rt().block_on(async move {
+        store
+            .get_opts(&key, Default::default())
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    })
+}
+
+fn put_raw(store: &Arc<dyn ObjectStore>, key: &str, bytes: Vec<u8>) {
+    let store = store.clone();
+    let key = Path::from(key);
+    rt().block_on(async move {
+        store
+            .put_opts(&key, PutPayload::from(bytes), Default::default())
+            .await
+            .unwrap()
+    });
+}
+
+fn delete_raw(store: &Arc<dyn ObjectStore>, key: &str) {
+    use futures_util::StreamExt;
+    let store = store.clone();
+    let key = Path::from(key);
+    rt().block_on(async move {
+        let one = futures_util::stream::once(async move { Ok(key) }).boxed();
+        let out: Vec<_> = store.delete_stream(one).collect().await;
+        assert!(out.into_iter().all(|r| r.is_ok()));
+    });
+}
+
+fn list_raw(store: &Arc<dyn ObjectStore>, prefix: &str) -> Vec<String> {
+    use futures_util::StreamExt;
+    let store = store.clone();
+    let prefix = Path::from(prefix);
+    let mut keys: Vec<String> = rt().block_on(async move {
+        store
+            .list(Some(&prefix))
+            .map(|m| m.unwrap().location.to_string())
+            .collect()
+            .await
+    });
+    keys.sort();
+    keys
+}
+
+fn ev_key(seq: u64) -> String {
+    format!("events/{seq:020}")
+}
+
+fn blob_key(h: &ContentHash) -> String {
+    format!("blobs/sha256/{}", h.to_hex())
+}
+
+fn meta(auc: f64) -> ModelMetadata {
+    ModelMetadata::default()
+        .with_description("test model")
+        .with_metric("auc", auc)
+        .with_param("depth", "3")
+}
+
+#[test]
+fn register_and_load_round_trip() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        let lineage = Lineage {
+            run_id: Some("run-1".parse().unwrap()),
+            dataset_fingerprints: vec![hash_bytes(b"train.csv")],
+        };
+        let m1 = meta(0.7)
+            .with_tag("team", "growth")
+            .unwrap()
+            .with_signature(serde_json::json!({"inputs": [{"name": "x", "type": "f64"}]}))
+            .with_lineage(lineage.clone());
+        let v1 = reg
+            .register("churn", b"one".to_vec(), m1.clone(), "first")
+            .unwrap();
+        let v2 = reg
+            .register("churn", Bytes::from_static(b"two"), meta(0.8), "second")
+            .unwrap();
+        let o1 = reg
+            .register("other", b"x".to_vec(), ModelMetadata::default(), "")
+            .unwrap();
+        assert_eq!((v1.version, v2.version, o1.version), (1, 2, 1), "{backend}");
+        assert_eq!(v1.metadata, m1);
+        assert_eq!(v1.actor, "alice");
+        assert_eq!(v1.blob, hash_bytes(b"one"));
+        assert_eq!(v1.size, 3);
+
+        let (info, bytes) = reg.load("churn", VersionRef::Number(1)).unwrap();
+        assert_eq!(&bytes[..], b"one");
+        assert_eq!(info.metadata.lineage, lineage);
+        let (info, bytes) = reg.load("churn", VersionRef::Latest).unwrap();
+        assert_eq!((info.version, &bytes[..]), (2, &b"two"[..]));
+        let mut out = Vec::new();
+        let info = reg
+            .load_to("churn", VersionRef::Number(2), &mut out)
+            .unwrap();
+        assert_eq!((info.version, &out[..]), (2, &b"two"[..]));
+
+        let names: Vec<String> = reg
+            .models()
+            .unwrap()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(names, ["churn", "other"]);
+        let versions: Vec<u64> = reg
+            .versions("churn")
+            .unwrap()
+            .iter()
+            .map(|v| v.version)
+            .collect();
+        assert_eq!(versions, [1, 2]);
+
+        // A second handle on the same store sees the same state.
+        let other = handle(&store, "bob");
+        assert_eq!(
+            other.version("churn", VersionRef::Latest).unwrap(),
+            reg.version("churn", VersionRef::Latest).unwrap()
+        );
+
+        assert!(matches!(
+            reg.version("churn", VersionRef::Number(3)),
+            Err(Error::VersionNotFound { version: 3, .. })
+        ));
+        assert!(matches!(
+            reg.version("churn", VersionRef::Number(0)),
+            Err(Error::VersionNotFound { version: 0, .. })
+        ));
+        assert!(matches!(
+            reg.version("nope", VersionRef::Latest),
+            Err(Error::ModelNotFound { .. })
+        ));
+        assert!(matches!(
+            reg.version("churn", VersionRef::Alias("champion")),
+            Err(Error::AliasNotFound { .. })
+        ));
+        // Identical bundles share one blob.
+        let v3 = reg
+            .register("churn", b"one".to_vec(), meta(0.1), "same bytes")
+            .unwrap();
+        assert_eq!(v3.blob, v1.blob);
+        assert_eq!(list_raw(&store, "blobs").len(), 3, "{backend}");
+        let report = reg.verify().unwrap();
+        assert!(report.is_ok(), "{backend}: {report:?}");
+        assert_eq!((report.events, report.blobs), (4, 3));
+    }
+}
+
+#[test]
+fn aliases_compare_and_set_and_rollback() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        for i in 0..3 {
+            reg.register("m", vec![i], meta(0.5), "fit").unwrap();
+        }
+        reg.set_alias("m", "champion", 1, None, "first promotion")
+            .unwrap();
+        reg.set_alias("m", "production", 1, None, "ship").unwrap();
+        let v = reg.version("m", VersionRef::Alias("champion")).unwrap();
+        assert_eq!(v.version, 1);
+        assert_eq!(
+            v.aliases.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+            ["champion", "production"]
+        );
+
+        // Wrong expectation: typed conflict, nothing written.
+        let seq_before = reg.head().unwrap().unwrap().seq;
+        let err = reg
+            .set_alias("m", "champion", 2, None, "stale")
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::AliasConflict {
+                    expected: None,
+                    actual: Some(1),
+                    ..
+                }
+            ),
+            "{backend}: {err}"
+        );
+        let err = reg
+            .set_alias("m", "champion", 2, Some(3), "stale")
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::AliasConflict {
+                expected: Some(3),
+                actual: Some(1),
+                ..
+            }
+        ));
+        assert_eq!(reg.refresh().unwrap().unwrap().seq, seq_before);
+
+        reg.set_alias("m", "champion", 2, Some(1), "better")
+            .unwrap();
+        reg.set_alias("m", "champion", 3, Some(2), "better still")
+            .unwrap();
+        assert_eq!(
+            reg.version("m", VersionRef::Alias("champion"))
+                .unwrap()
+                .version,
+            3
+        );
+        assert_eq!(reg.rollback("m", "champion", "regression").unwrap(), 2);
+        assert_eq!(
+            reg.rollback("m", "champion", "regression again").unwrap(),
+            1
+        );
+        assert!(matches!(
+            reg.rollback("m", "champion", "x"),
+            Err(Error::NoRollbackTarget { .. })
+        ));
+        assert!(matches!(
+            reg.rollback("m", "staging", "x"),
+            Err(Error::AliasNotFound { .. })
+        ));
+        assert!(matches!(
+            reg.set_alias("m", "a", 9, None, "x"),
+            Err(Error::VersionNotFound { version: 9, .. })
+        ));
+        assert!(matches!(
+            reg.set_alias("zz", "a", 1, None, "x"),
+            Err(Error::ModelNotFound { .. })
+        ));
+
+        let events = reg.events().unwrap();
+        let rollbacks: Vec<(u64, u64)> = events
+            .iter()
+            .filter_map(|e| match &e.action {
+                Action::Rollback { from, to, .. } => Some((*from, *to)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(rollbacks, [(3, 2), (2, 1)]);
+        let last = events.last().unwrap();
+        assert_eq!(
+            (
+                last.actor.as_str(),
+                last.reason.as_str(),
+                last.target.as_str()
+            ),
+            ("alice", "regression again", "model/m/alias/champion")
+        );
+        // A fresh handle folds to the same aliases.
+        assert_eq!(
+            handle(&store, "x").aliases("m").unwrap(),
+            reg.aliases("m").unwrap()
+        );
+        assert!(reg.verify().unwrap().is_ok());
+    }
+}
+
+#[test]
+fn archive_rules() {
+    for (_backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        for i in 0..3 {
+            reg.register("m", vec![i], meta(f64::from(i)), "fit")
+                .unwrap();
+        }
+        reg.set_alias("m", "champion", 3, None, "promote").unwrap();
+        assert!(
+            matches!(reg.archive("m", 3, "old"), Err(Error::VersionInUse { version: 3, ref aliases, .. }) if aliases.len() == 1)
+        );
+        reg.archive("m", 2, "superseded").unwrap();
+        assert!(matches!(
+            reg.archive("m", 2, "again"),
+            Err(Error::VersionArchived { version: 2, .. })
+        ));
+        assert!(matches!(
+            reg.set_alias("m", "champion", 2, Some(3), "x"),
+            Err(Error::VersionArchived { .. })
+        ));
+        assert!(reg.version("m", VersionRef::Number(2)).unwrap().archived);
+        reg.set_alias("m", "champion", 1, Some(3), "move").unwrap();
+        reg.archive("m", 3, "bad").unwrap();
+        assert_eq!(reg.version("m", VersionRef::Latest).unwrap().version, 1);
+        // Rolling back onto an archived version is refused.
+        assert!(matches!(
+            reg.rollback("m", "champion", "x"),
+            Err(Error::VersionArchived { version: 3, .. })
+        ));
+        reg.set_alias("m", "champion", 1, Some(1), "no-op move is recorded")
+            .unwrap();
+        reg.register("solo", b"s".to_vec(), meta(0.0), "fit")
+            .unwrap();
+        reg.archive("solo", 1, "retire").unwrap();
+        assert!(matches!(
+            reg.version("solo", VersionRef::Latest),
+            Err(Error::NoLiveVersion { .. })
+        ));
+        assert!(reg.verify().unwrap().is_ok());
+    }
+}
+
+#[test]
+fn search_by_name_tag_and_metric() {
+    for (_backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        reg.register(
+            "a",
+            b"1".to_vec(),
+            meta(0.6).with_tag("team", "x").unwrap(),
+            "",
+        )
+        .unwrap();
+        reg.register(
+            "a",
+            b"2".to_vec(),
+            meta(0.9).with_tag("team", "y").unwrap(),
+            "",
+        )
+        .unwrap();
+        reg.register(
+            "b",
+            b"3".to_vec(),
+            meta(0.8).with_tag("team", "x").unwrap(),
+            "",
+        )
+        .unwrap();
+        reg.register("b", b"4".to_vec(), ModelMetadata::default(), "")
+            .unwrap();
+        let ids = |q: ModelQuery| -> Vec<(String, u64)> {
+            reg.search(&q)
+                .unwrap()
+                .into_iter()
+                .map(|v| (v.model.to_string(), v.version))
+                .collect()
+        };
+        let s = |m: &str, v: u64| (m.to_owned(), v);
+        assert_eq!(
+            ids(ModelQuery::new()),
+            [s("a", 1), s("a", 2), s("b", 1), s("b", 2)]
+        );
+        assert_eq!(ids(ModelQuery::new().model("b")), [s("b", 1), s("b", 2)]);
+        assert_eq!(
+            ids(ModelQuery::new().tag("team", None)),
+            [s("a", 1), s("a", 2), s("b", 1)]
+        );
+        assert_eq!(
+            ids(ModelQuery::new().tag("team", Some("x"))),
+            [s("a", 1), s("b", 1)]
+        );
+        assert_eq!(
+            ids(ModelQuery::new().metric_at_least("auc", 0.75)),
+            [s("a", 2), s("b", 1)]
+        );
+        assert_eq!(
+            ids(ModelQuery::new().metric_at_most("auc", 0.8)),
+            [s("a", 1), s("b", 1)]
+        );
+        assert_eq!(
+            ids(ModelQuery::new().order_by_metric_desc("auc")),
+            [s("a", 2), s("b", 1), s("a", 1), s("b", 2)]
+        );
+        assert_eq!(
+            ids(ModelQuery::new().order_by_metric_desc("auc").limit(1)),
+            [s("a", 2)]
+        );
+        reg.archive("a", 2, "").unwrap();
+        assert_eq!(ids(ModelQuery::new().model("a")), [s("a", 1)]);
+        assert_eq!(
+            ids(ModelQuery::new().model("a").include_archived(true)),
+            [s("a", 1), s("a", 2)]
+        );
+        assert!(ids(ModelQuery::new().model("zzz")).is_empty());
+        assert!(matches!(
+            reg.search(&ModelQuery::new().model("../x")),
+            Err(Error::InvalidName { what: "model", .. })
+        ));
+        assert!(matches!(
+            reg.search(&ModelQuery::new().tag("a b", None)),
+            Err(Error::InvalidName { what: "tag", .. })
+        ));
+    }
+}
+
+#[test]
+fn hostile_names_and_inputs_are_typed_errors() {
+    for (_backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        let long = "a".repeat(200);
+        for bad in [
+            "",
+            "..",
+            "../etc",
+            "a/b",
+            "a\\b",
+            "a\0b",
+            "x\ny",
+            long.as_str(),
+        ] {
+            let err = reg
+                .register(bad, b"x".to_vec(), ModelMetadata::default(), "")
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidName { what: "model", .. }),
+                "{bad:?}: {err}"
+            );
+        }
+        reg.register("ok", b"x".to_vec(), ModelMetadata::default(), "")
+            .unwrap();
+        let err = reg.set_alias("ok", "../x", 1, None, "").unwrap_err();
+        assert!(matches!(err, Error::InvalidName { what: "alias", .. }));
+        assert!(matches!(
+            reg.version("ok", VersionRef::Alias("a/b")),
+            Err(Error::InvalidName { what: "alias", .. })
+        ));
+        assert!(matches!(
+            ModelMetadata::default().with_tag("bad tag", "v"),
+            Err(Error::InvalidName { what: "tag", .. })
+        ));
+        for bad in [
+            meta(f64::NAN),
+            meta(f64::INFINITY),
+            ModelMetadata::default().with_metric("", 1.0),
+            ModelMetadata::default().with_param("k", "v\0"),
+            ModelMetadata::default().with_description("d".repeat(20_000)),
+            ModelMetadata::default().with_signature(serde_json::Value::String("s".repeat(300_000))),
+        ] {
+            let err = reg.register("ok", b"x".to_vec(), bad, "").unwrap_err();
+            assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+        }
+        assert!(matches!(
+            reg.register(
+                "ok",
+                b"x".to_vec(),
+                ModelMetadata::default(),
+                &"r".repeat(5000)
+            ),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            Registry::from_store(store.clone(), RegistryOptions::default().with_actor("")),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            Registry::from_store(store.clone(), RegistryOptions::default().with_actor("a\nb")),
+            Err(Error::InvalidInput { .. })
+        ));
+        // Nothing was written for the rejected calls.
+        assert_eq!(reg.refresh().unwrap().unwrap().seq, 1);
+        assert!(list_raw(&store, "tmp").is_empty());
+    }
+}
+
+#[test]
+fn streaming_upload_and_download() {
+    for (backend, store, _dir) in backends() {
+        let reg = Registry::from_store(
+            store.clone(),
+            RegistryOptions::default().with_chunk_size(64 * 1024),
+        )
+        .unwrap();
+        // Larger than one part: goes through the multipart path.
+        let data: Vec<u8> = (0..1_000_003u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let v = reg
+            .register_reader("big", &data[..], ModelMetadata::default(), "streamed")
+            .unwrap();
+        assert_eq!(
+            (v.size, v.blob),
+            (data.len() as u64, hash_bytes(&data)),
+            "{backend}"
+        );
+        let mut out = Vec::new();
+        reg.load_to("big", VersionRef::Latest, &mut out).unwrap();
+        assert!(out == data);
+        assert!(
+            list_raw(&store, "tmp").is_empty(),
+            "{backend}: temporary objects left"
+        );
+        // Exactly one part long, and shorter than one part.
+        for len in [64 * 1024, 10, 0] {
+            let v = reg
+                .register_reader("big", &data[..len], ModelMetadata::default(), "")
+                .unwrap();
+            assert_eq!(v.blob, hash_bytes(&data[..len]));
+            assert_eq!(&reg.read_blob(&v.blob).unwrap()[..], &data[..len]);
+        }
+        // From a file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.bin");
+        std::fs::write(&path, &data[..300_000]).unwrap();
+        let v = reg
+            .register_file("big", &path, ModelMetadata::default(), "file")
+            .unwrap();
+        assert_eq!(v.blob, hash_bytes(&data[..300_000]));
+        assert!(matches!(
+            reg.register_file(
+                "big",
+                dir.path().join("missing"),
+                ModelMetadata::default(),
+                ""
+            ),
+            Err(Error::Io { .. })
+        ));
+        // A failing reader aborts the upload and writes no event.
+        struct Failing(usize);
+        impl std::io::Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0 > 200_000 {
+                    return Err(std::io::Error::other("disk on fire"));
+                }
+                let n = buf.len().min(4096);
+                buf[..n].fill(7);
+                self.0 += n;
+                Ok(n)
+            }
+        }
+        let seq = reg.refresh().unwrap().unwrap().seq;
+        assert!(matches!(
+            reg.register_reader("big", Failing(0), ModelMetadata::default(), ""),
+            Err(Error::Io { .. })
+        ));
+        assert_eq!(reg.refresh().unwrap().unwrap().seq, seq);
+        assert!(reg.verify().unwrap().is_ok());
+    }
+}
+
+#[test]
+fn export_jsonl_is_the_chain() {
+    for (_backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        reg.register("m", b"1".to_vec(), meta(0.1), "a").unwrap();
+        reg.set_alias("m", "champion", 1, None, "b").unwrap();
+        reg.register("m", b"2".to_vec(), meta(0.2), "c").unwrap();
+        let mut out = Vec::new();
+        assert_eq!(reg.export_jsonl(&mut out).unwrap(), 3);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let mut prev: Option<ContentHash> = None;
+        for (i, line) in lines.iter().enumerate() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["seq"], i as u64 + 1);
+            assert_eq!(v["actor"], "alice");
+            assert!(v["time_ms"].as_u64().unwrap() > 1_600_000_000_000);
+            let p = v["prev"]
+                .as_str()
+                .map(|s| s.parse::<ContentHash>().unwrap());
+            assert_eq!(p, prev);
+            prev = Some(hash_bytes(line.as_bytes()));
+        }
+        assert_eq!(prev, Some(reg.head().unwrap().unwrap().hash));
+        assert!(lines[1].contains("\"type\":\"set_alias\""));
+    }
+}
+
+#[test]
+fn tamper_edit_is_reported() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        for i in 0..4u8 {
+            reg.register("m", vec![i], meta(0.5), "fit").unwrap();
+        }
+        // Edit event 2 (still valid JSON, same seq): the chain breaks at 3.
+        let raw = String::from_utf8(get_raw(&store, &ev_key(2)).to_vec()).unwrap();
+        let edited = raw.replace("\"actor\":\"alice\"", "\"actor\":\"mallory\"");
+        assert_ne!(raw, edited);
+        put_raw(&store, &ev_key(2), edited.into_bytes());
+        let report = reg.verify().unwrap();
+        assert!(
+            report.problems.contains(&Problem::EventChanged {
+                seq: 2,
+                known: hash_bytes(raw.as_bytes()),
+                stored: report
+                    .problems
+                    .iter()
+                    .find_map(|p| match p {
+                        Problem::EventChanged { stored, .. } => Some(*stored),
+                        _ => None,
+                    })
+                    .unwrap()
+            }),
+            "{backend}: {report:?}"
+        );
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| matches!(p, Problem::ChainBroken { seq: 3, .. })),
+            "{report:?}"
+        );
+        // A fresh handle (which never saw the original) still sees the broken chain and refuses to open.
+        let fresh = Registry::connect(store.clone(), RegistryOptions::default()).unwrap();
+        let report = fresh.verify().unwrap();
+        assert_eq!(report.problems.len(), 1, "{report:?}");
+        assert!(matches!(
+            report.problems[0],
+            Problem::ChainBroken { seq: 3, .. }
+        ));
+        assert!(matches!(
+            Registry::from_store(store.clone(), RegistryOptions::default()),
+            Err(Error::ChainBroken { seq: 3, .. })
+        ));
+    }
+}
+
+#[test]
+fn tamper_tail_edit_and_deletions_are_reported() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        for i in 0..5u8 {
+            reg.register("m", vec![i], meta(0.5), "fit").unwrap();
+        }
+        let anchor = reg.head().unwrap().unwrap();
+        // Edit the last event: no later event names it, but this handle and the anchor remember it.
+        let raw = get_raw(&store, &ev_key(5)).to_vec();
+        let edited = String::from_utf8(raw.clone())
+            .unwrap()
+            .replace("\"reason\":\"fit\"", "\"reason\":\"fix\"");
+        put_raw(&store, &ev_key(5), edited.into_bytes());
+        assert!(
+            matches!(
+                reg.verify().unwrap().problems[..],
+                [Problem::EventChanged { seq: 5, .. }]
+            ),
+            "{backend}"
+        );
+        let stranger = Registry::connect(store.clone(), RegistryOptions::default()).unwrap();
+        assert!(
+            stranger.verify().unwrap().is_ok(),
+            "undetectable without an anchor"
+        );
+        assert!(matches!(
+            stranger.verify_anchor(&anchor).unwrap().problems[..],
+            [Problem::EventChanged { seq: 5, .. }]
+        ));
+        put_raw(&store, &ev_key(5), raw);
+        assert!(reg.verify().unwrap().is_ok());
+
+        // Delete the last event.
+        let last = get_raw(&store, &ev_key(5)).to_vec();
+        delete_raw(&store, &ev_key(5));
+        assert_eq!(
+            reg.verify().unwrap().problems,
+            [Problem::EventMissing { seq: 5 }]
+        );
+        assert_eq!(
+            stranger.verify_anchor(&anchor).unwrap().problems,
+            [Problem::EventMissing { seq: 5 }]
+        );
+        put_raw(&store, &ev_key(5), last);
+
+        // Delete a middle event: a hole, and the log no longer opens.
+        delete_raw(&store, &ev_key(3));
+        let report = reg.verify().unwrap();
+        assert_eq!(
+            report.problems,
+            [Problem::EventMissing { seq: 3 }],
+            "{report:?}"
+        );
+        assert!(matches!(
+            Registry::from_store(store.clone(), RegistryOptions::default()),
+            Err(Error::EventMissing { seq: 3 })
+        ));
+    }
+}
+
+#[test]
+fn tamper_reorder_junk_and_garbage_are_reported() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        for i in 0..4u8 {
+            reg.register("m", vec![i], meta(0.5), "fit").unwrap();
+        }
+        let e2 = get_raw(&store, &ev_key(2)).to_vec();
+        let e3 = get_raw(&store, &ev_key(3)).to_vec();
+        put_raw(&store, &ev_key(2), e3.clone());
+        put_raw(&store, &ev_key(3), e2.clone());
+        let report = reg.verify().unwrap();
+        let unreadable: Vec<u64> = report
+            .problems
+            .iter()
+            .filter_map(|p| match p {
+                Problem::EventUnreadable { seq, .. } => Some(*seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(unreadable, [2, 3], "{backend}: {report:?}");
+        assert!(matches!(
+            Registry::from_store(store.clone(), RegistryOptions::default()),
+            Err(Error::InvalidEvent { seq: 2, .. })
+        ));
+        put_raw(&store, &ev_key(2), e2);
+        put_raw(&store, &ev_key(3), e3);
+
+        put_raw(&store, "events/notes.txt", b"hello".to_vec());
+        assert_eq!(
+            reg.verify().unwrap().problems,
+            [Problem::UnexpectedObject {
+                key: "events/notes.txt".into()
+            }]
+        );
+        delete_raw(&store, "events/notes.txt");
+
+        // Garbage and oversized objects at the next slot: typed errors, never a panic.
+        put_raw(&store, &ev_key(5), b"\xff\x00not json".to_vec());
+        assert!(matches!(
+            reg.refresh(),
+            Err(Error::EventDecode { seq: 5, .. })
+        ));
+        assert!(matches!(
+            reg.verify().unwrap().problems[..],
+            [Problem::EventUnreadable { seq: 5, .. }]
+        ));
+        put_raw(&store, &ev_key(5), vec![b' '; 2 * 1024 * 1024]);
+        assert!(matches!(
+            reg.refresh(),
+            Err(Error::EventTooLarge { seq: 5, .. })
+        ));
+        assert!(matches!(
+            reg.verify().unwrap().problems[..],
+            [Problem::EventUnreadable { seq: 5, .. }]
+        ));
+        // A well-formed event with a hostile name inside.
+        let hostile = String::from_utf8(get_raw(&store, &ev_key(4)).to_vec())
+            .unwrap()
+            .replace("\"seq\":4", "\"seq\":5")
+            .replace("\"model\":\"m\"", "\"model\":\"../../etc\"");
+        put_raw(&store, &ev_key(5), hostile.into_bytes());
+        assert!(matches!(
+            reg.refresh(),
+            Err(Error::EventDecode { seq: 5, .. })
+        ));
+    }
+}
+
+#[test]
+fn flipped_blob_byte_is_named() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        let v1 = reg
+            .register("m", b"good bytes".to_vec(), meta(0.5), "fit")
+            .unwrap();
+        let v2 = reg
+            .register("m", b"other bytes".to_vec(), meta(0.5), "fit")
+            .unwrap();
+        let mut raw = get_raw(&store, &blob_key(&v1.blob)).to_vec();
+        raw[3] ^= 0x01;
+        put_raw(&store, &blob_key(&v1.blob), raw.clone());
+        let err = reg.load("m", VersionRef::Number(1)).unwrap_err();
+        assert!(
+            matches!(err, Error::BlobCorrupt { hash, actual } if hash == v1.blob && actual == hash_bytes(&raw)),
+            "{backend}: {err}"
+        );
+        assert!(err.to_string().contains(&v1.blob.to_hex()));
+        let mut sink = Vec::new();
+        assert!(matches!(
+            reg.load_to("m", VersionRef::Number(1), &mut sink),
+            Err(Error::BlobCorrupt { .. })
+        ));
+        assert!(reg.load("m", VersionRef::Number(2)).is_ok());
+        let report = reg.verify().unwrap();
+        assert_eq!(
+            report.problems,
+            [Problem::BlobCorrupt {
+                hash: v1.blob,
+                actual: hash_bytes(&raw),
+                model: "m".parse().unwrap(),
+                version: 1
+            }]
+        );
+        // Re-registering the same content repairs the blob.
+        reg.register("m", b"good bytes".to_vec(), meta(0.5), "repair")
+            .unwrap();
+        assert!(reg.verify().unwrap().is_ok());
+        delete_raw(&store, &blob_key(&v2.blob));
+        assert!(
+            matches!(reg.load("m", VersionRef::Number(2)), Err(Error::BlobMissing { hash }) if hash == v2.blob)
+        );
+        assert!(matches!(
+            reg.verify().unwrap().problems[..],
+            [Problem::BlobMissing { version: 2, .. }]
+        ));
+    }
+}
+
+#[test]
+fn mutated_event_bytes_never_panic() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let reg = handle(&store, "alice");
+    reg.register(
+        "m",
+        b"x".to_vec(),
+        meta(0.5)
+            .with_tag("t", "v")
+            .unwrap()
+            .with_signature(serde_json::json!({"a": [1, 2, {"b": null}]})),
+        "fit",
+    )
+    .unwrap();
+    let original = get_raw(&store, &ev_key(1)).to_vec();
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut accepted = 0;
+    for _ in 0..300 {
+        let mut bytes = original.clone();
+        for _ in 0..(next() % 4 + 1) {
+            let i = (next() % bytes.len() as u64) as usize;
+            match next() % 3 {
+                0 => bytes[i] = next() as u8,
+                1 => {
+                    bytes.remove(i);
+                }
+                _ => bytes.insert(i, b"{}[]\",:0e9"[(next() % 10) as usize]),
+            }
+        }
+        let s: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        put_raw(&s, &ev_key(1), bytes);
+        if let Ok(r) = Registry::from_store(s.clone(), RegistryOptions::default()) {
+            accepted += 1;
+            let _ = r.verify().unwrap();
+        }
+    }
+    assert!(accepted < 300);
+}
+
+#[test]
+fn concurrent_handles_get_gapless_versions() {
+    for (backend, store, _dir) in backends() {
+        let threads = 4;
+        let per = 25;
+        let barrier = Arc::new(Barrier::new(threads));
+        let joins: Vec<_> = (0..threads)
+            .map(|t| {
+                let store = store.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let reg = handle(&store, &format!("writer-{t}"));
+                    barrier.wait();
+                    (0..per)
+                        .map(|i| {
+                            reg.register(
+                                "m",
+                                format!("{t}-{i}").into_bytes(),
+                                ModelMetadata::default(),
+                                "race",
+                            )
+                            .unwrap()
+                            .version
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<u64> = joins.into_iter().flat_map(|j| j.join().unwrap()).collect();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (1..=(threads * per) as u64).collect::<Vec<_>>(),
+            "{backend}"
+        );
+        let reg = handle(&store, "checker");
+        assert_eq!(reg.versions("m").unwrap().len(), threads * per);
+        let report = reg.verify().unwrap();
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(report.events, (threads * per) as u64);
+    }
+}
+
+#[test]
+fn shared_handle_across_threads_and_inside_async() {
+    let reg = Arc::new(Registry::in_memory().unwrap());
+    let joins: Vec<_> = (0..4)
+        .map(|t| {
+            let reg = reg.clone();
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    reg.register("m", vec![t, i], ModelMetadata::default(), "")
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for j in joins {
+        j.join().unwrap();
+    }
+    assert_eq!(reg.versions("m").unwrap().len(), 40);
+    // Called from inside a tokio runtime: runs on a helper thread instead of panicking.
+    let inner = reg.clone();
+    let v = rt().block_on(async move {
+        inner
+            .register("m", b"async".to_vec(), ModelMetadata::default(), "")
+            .unwrap()
+    });
+    assert_eq!(v.version, 41);
+    // And dropping a handle inside a runtime does not panic either.
+    rt().block_on(async { drop(Registry::in_memory().unwrap()) });
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Registry>();
+    send_sync::<Error>();
+}
+
+#[test]
+fn concurrent_alias_moves_never_both_win() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "setup");
+        for i in 0..3u8 {
+            reg.register("m", vec![i], ModelMetadata::default(), "")
+                .unwrap();
+        }
+        reg.set_alias("m", "champion", 1, None, "").unwrap();
+        for round in 0..10 {
+            let current = reg
+                .version("m", VersionRef::Alias("champion"))
+                .unwrap()
+                .version;
+            let targets = [current % 3 + 1, (current + 1) % 3 + 1];
+            let barrier = Arc::new(Barrier::new(2));
+            let joins: Vec<_> = targets
+                .iter()
+                .map(|&target| {
+                    let store = store.clone();
+                    let barrier = barrier.clone();
+                    std::thread::spawn(move || {
+                        let r = handle(&store, &format!("mover-{target}"));
+                        barrier.wait();
+                        r.set_alias("m", "champion", target, Some(current), "race")
+                            .map(|()| target)
+                    })
+                })
+                .collect();
+            let results: Vec<_> = joins.into_iter().map(|j| j.join().unwrap()).collect();
+            let winners: Vec<u64> = results
+                .iter()
+                .filter_map(|r| r.as_ref().ok().copied())
+                .collect();
+            assert_eq!(winners.len(), 1, "{backend} round {round}: {results:?}");
+            let loser = results.iter().find_map(|r| r.as_ref().err()).unwrap();
+            assert!(
+                matches!(loser, Error::AliasConflict { expected: Some(e), actual: Some(a), .. } if *e == current && *a == winners[0]),
+                "{loser}"
+            );
+            assert_eq!(
+                reg.version("m", VersionRef::Alias("champion"))
+                    .unwrap()
+                    .version,
+                winners[0]
+            );
+        }
+        assert!(reg.verify().unwrap().is_ok());
+    }
+}
+
+#[test]
+fn leftovers_of_a_crash_are_invisible() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        reg.register("m", b"1".to_vec(), ModelMetadata::default(), "")
+            .unwrap();
+        // A crash mid-upload leaves a tmp object; a crash after the blob but before the event
+        // leaves an unreferenced blob.
+        put_raw(&store, "tmp/12345-1-0", b"half an artif".to_vec());
+        put_raw(
+            &store,
+            &blob_key(&hash_bytes(b"orphan")),
+            b"orphan".to_vec(),
+        );
+        let again = handle(&store, "bob");
+        assert_eq!(again.versions("m").unwrap().len(), 1, "{backend}");
+        assert!(again.verify().unwrap().is_ok());
+        again
+            .register("m", b"2".to_vec(), ModelMetadata::default(), "")
+            .unwrap();
+        assert_eq!(reg.version("m", VersionRef::Latest).unwrap().version, 2);
+    }
+}
+
+#[test]
+fn local_staging_files_and_on_disk_flips() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::open(dir.path()).unwrap();
+    let v = reg
+        .register("m", b"abcdef".to_vec(), ModelMetadata::default(), "")
+        .unwrap();
+    // What a writer killed inside object_store's PutMode::Create leaves: a staged `#n` file.
+    std::fs::write(
+        dir.path().join("events").join(format!("{:020}#1", 2)),
+        b"{\"seq\":2,\"trunc",
+    )
+    .unwrap();
+    let reopened = Registry::open(dir.path()).unwrap();
+    assert!(reopened.verify().unwrap().is_ok());
+    assert_eq!(
+        reopened
+            .register("m", b"x".to_vec(), ModelMetadata::default(), "")
+            .unwrap()
+            .version,
+        2
+    );
+    // Flip a byte directly on disk.
+    let path = dir
+        .path()
+        .join("blobs")
+        .join("sha256")
+        .join(v.blob.to_hex());
+    let mut raw = std::fs::read(&path).unwrap();
+    raw[0] ^= 0x80;
+    std::fs::write(&path, &raw).unwrap();
+    assert!(
+        matches!(reopened.load("m", VersionRef::Number(1)), Err(Error::BlobCorrupt { hash, .. }) if hash == v.blob)
+    );
+}
+
+#[test]
+fn gc_removes_only_unreferenced_leftovers() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        let v1 = reg
+            .register("m", b"kept one".to_vec(), ModelMetadata::default(), "")
+            .unwrap();
+        let v2 = reg
+            .register("m", b"kept two".to_vec(), ModelMetadata::default(), "")
+            .unwrap();
+        reg.archive("m", 1, "archived versions keep their blob")
+            .unwrap();
+        put_raw(&store, "tmp/999-1-0", b"abandoned upload".to_vec());
+        let orphan = hash_bytes(b"orphan");
+        put_raw(&store, &blob_key(&orphan), b"orphan".to_vec());
+        put_raw(&store, "blobs/sha256/README", b"not a blob key".to_vec());
+
+        let report = reg.gc(std::time::Duration::from_secs(3600)).unwrap();
+        assert_eq!(
+            (report.tmp_deleted, report.blobs_deleted, report.kept_recent),
+            (0, 0, 2),
+            "{backend}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let report = reg.gc(std::time::Duration::ZERO).unwrap();
+        assert_eq!(
+            (report.tmp_deleted, report.blobs_deleted),
+            (1, 1),
+            "{backend}: {report:?}"
+        );
+        assert_eq!(report.bytes_freed, 16 + 6);
+        assert_eq!(list_raw(&store, "blobs"), {
+            let mut keys = vec![
+                blob_key(&v1.blob),
+                blob_key(&v2.blob),
+                "blobs/sha256/README".to_owned(),
+            ];
+            keys.sort();
+            keys
+        });
+        assert!(list_raw(&store, "tmp").is_empty());
+        assert!(reg.verify().unwrap().is_ok());
+        assert_eq!(
+            &reg.load("m", VersionRef::Number(1)).unwrap().1[..],
+            b"kept one"
+        );
+        assert_eq!(
+            reg.gc(std::time::Duration::ZERO).unwrap(),
+            Default::default()
+        );
+    }
+}
+
+#[test]
+fn gc_removes_local_staging_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::open(dir.path()).unwrap();
+    reg.register("m", b"x".to_vec(), ModelMetadata::default(), "")
+        .unwrap();
+    let staged = dir.path().join("events").join(format!("{:020}#1", 2));
+    std::fs::write(&staged, b"{\"seq\":2,\"trunc").unwrap();
+    assert_eq!(
+        reg.gc(std::time::Duration::from_secs(3600))
+            .unwrap()
+            .staged_deleted,
+        0
+    );
+    assert!(staged.exists());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let report = reg.gc(std::time::Duration::ZERO).unwrap();
+    assert_eq!((report.staged_deleted, report.bytes_freed), (1, 15));
+    assert!(!staged.exists());
+    assert!(reg.verify().unwrap().is_ok());
+}

@@ -1,0 +1,76 @@
+//! Rough timings, run on demand: `cargo test -p mlops-registry --test timing -- --ignored --nocapture`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::Instant;
+
+use mlops_registry::{ModelMetadata, Registry, RegistryOptions, VersionRef};
+
+fn timed<T>(label: &str, n: u64, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let out = f();
+    let s = t.elapsed().as_secs_f64();
+    println!(
+        "{label}: {s:.3} s total, {:.3} ms each",
+        1e3 * s / n.max(1) as f64
+    );
+    out
+}
+
+#[test]
+#[ignore = "timing, run by hand"]
+fn registry_timings() {
+    let n = 300u64;
+    for fsync in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let reg =
+            Registry::open_with(dir.path(), RegistryOptions::default().with_fsync(fsync)).unwrap();
+        let meta = ModelMetadata::default()
+            .with_metric("auc", 0.9)
+            .with_param("depth", "6");
+        timed(&format!("local fsync={fsync}: register x{n}"), n, || {
+            for i in 0..n {
+                reg.register("m", i.to_le_bytes().to_vec(), meta.clone(), "timing")
+                    .unwrap();
+            }
+        });
+        timed(
+            &format!("local fsync={fsync}: get by version x{n}"),
+            n,
+            || {
+                for i in 1..=n {
+                    reg.load("m", VersionRef::Number(i)).unwrap();
+                }
+            },
+        );
+        timed(
+            &format!("local fsync={fsync}: open (fold {n} events)"),
+            1,
+            || Registry::open(dir.path()).unwrap(),
+        );
+        timed(
+            &format!("local fsync={fsync}: verify ({n} events, {n} blobs)"),
+            1,
+            || assert!(reg.verify().unwrap().is_ok()),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::open(dir.path()).unwrap();
+    let data: Vec<u8> = (0..64u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    timed("local: register_reader 64 MiB", 1, || {
+        reg.register_reader("big", &data[..], ModelMetadata::default(), "")
+            .unwrap()
+    });
+    let mut sink = std::io::sink();
+    timed("local: load_to 64 MiB (verified)", 1, || {
+        reg.load_to("big", VersionRef::Latest, &mut sink).unwrap()
+    });
+    let mem = Registry::in_memory().unwrap();
+    timed("memory: register x2000", 2000, || {
+        for i in 0..2000u64 {
+            mem.register("m", i.to_le_bytes().to_vec(), ModelMetadata::default(), "")
+                .unwrap();
+        }
+    });
+}
