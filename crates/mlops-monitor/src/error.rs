@@ -65,6 +65,35 @@ pub enum Error {
         /// What is required.
         reason: &'static str,
     },
+    /// A drift test failed on a named column.
+    #[error("column {column:?}: {source}")]
+    Column {
+        /// The column.
+        column: String,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+    /// The reference and current data of a column are of different kinds (numeric vs categorical).
+    #[error("column {column:?} is {reference} in the reference but {current} in the current data")]
+    ColumnKindMismatch {
+        /// The column.
+        column: String,
+        /// Kind in the reference data.
+        reference: crate::auto::ColumnKind,
+        /// Kind in the current data.
+        current: crate::auto::ColumnKind,
+    },
+    /// A test was requested for a column kind it does not apply to.
+    #[error("column {column:?}: test {test:?} does not apply to {kind} data")]
+    IncompatibleTest {
+        /// The column.
+        column: String,
+        /// The requested test.
+        test: crate::drift::TestKind,
+        /// The column's kind.
+        kind: crate::auto::ColumnKind,
+    },
     /// A streaming detector received a value it cannot use (NaN, or not 0/1 for DDM).
     #[error("detector {detector} rejected input {value}: {reason}")]
     InvalidObservation {
