@@ -124,8 +124,12 @@ fn n_unique_numeric(a: &[f64], b: &[f64], cap: usize) -> usize {
 }
 
 fn n_unique_categorical(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> usize {
-    let mut keys: Vec<&String> =
-        a.iter().chain(b.iter()).filter(|(_, c)| **c > 0).map(|(k, _)| k).collect();
+    let mut keys: Vec<&String> = a
+        .iter()
+        .chain(b.iter())
+        .filter(|(_, c)| **c > 0)
+        .map(|(k, _)| k)
+        .collect();
     keys.sort();
     keys.dedup();
     keys.len()
@@ -247,7 +251,11 @@ impl DriftConfig {
                 let cap = self.numeric_as_categorical_max_unique;
                 let u = n_unique_numeric(a, b, cap);
                 if u > cap {
-                    return Ok(if small { TestKind::KolmogorovSmirnov } else { TestKind::WassersteinNormed });
+                    return Ok(if small {
+                        TestKind::KolmogorovSmirnov
+                    } else {
+                        TestKind::WassersteinNormed
+                    });
                 }
                 u
             }
@@ -270,7 +278,13 @@ impl DriftConfig {
     }
 
     /// Run one test on one column's samples.
-    fn run(&self, test: TestKind, column: &str, reference: ColumnData<'_>, current: ColumnData<'_>) -> Result<TestResult> {
+    fn run(
+        &self,
+        test: TestKind,
+        column: &str,
+        reference: ColumnData<'_>,
+        current: ColumnData<'_>,
+    ) -> Result<TestResult> {
         let t = self.threshold_for(test);
         match (reference, current) {
             (ColumnData::Numeric(a), ColumnData::Numeric(b)) => match test {
@@ -280,14 +294,20 @@ impl DriftConfig {
                 TestKind::JensenShannon => {
                     let cap = self.numeric_as_categorical_max_unique;
                     if n_unique_numeric(a, b, cap) <= cap {
-                        let (ra, cb) = (value_counts(a, Sample::Reference)?, value_counts(b, Sample::Current)?);
+                        let (ra, cb) = (
+                            value_counts(a, Sample::Reference)?,
+                            value_counts(b, Sample::Current)?,
+                        );
                         drift::jensen_shannon_test(&ra, &cb, t)
                     } else {
                         drift::jensen_shannon_numeric_test(a, b, self.jensen_shannon_bins, t)
                     }
                 }
                 TestKind::ChiSquare | TestKind::ZTest | TestKind::LInfinity => {
-                    let (ra, cb) = (value_counts(a, Sample::Reference)?, value_counts(b, Sample::Current)?);
+                    let (ra, cb) = (
+                        value_counts(a, Sample::Reference)?,
+                        value_counts(b, Sample::Current)?,
+                    );
                     match test {
                         TestKind::ChiSquare => drift::chi_square_test(&ra, &cb, t),
                         TestKind::ZTest => drift::z_test(&ra, &cb, t),
@@ -301,11 +321,13 @@ impl DriftConfig {
                 TestKind::JensenShannon => drift::jensen_shannon_test(a, b, t),
                 TestKind::Psi => drift::psi_categorical_test(a, b, t),
                 TestKind::LInfinity => drift::linf_test(a, b, t),
-                TestKind::KolmogorovSmirnov | TestKind::WassersteinNormed => Err(Error::IncompatibleTest {
-                    column: column.to_owned(),
-                    test,
-                    kind: ColumnKind::Categorical,
-                }),
+                TestKind::KolmogorovSmirnov | TestKind::WassersteinNormed => {
+                    Err(Error::IncompatibleTest {
+                        column: column.to_owned(),
+                        test,
+                        kind: ColumnKind::Categorical,
+                    })
+                }
             },
             (r, c) => Err(Error::ColumnKindMismatch {
                 column: column.to_owned(),
@@ -320,13 +342,25 @@ impl DriftConfig {
     /// # Errors
     /// [`Error::Column`] wrapping the test's error (empty sample, NaN, …),
     /// [`Error::ColumnKindMismatch`], [`Error::IncompatibleTest`].
-    pub fn test_column(&self, column: &str, reference: ColumnData<'_>, current: ColumnData<'_>) -> Result<ColumnDrift> {
+    pub fn test_column(
+        &self,
+        column: &str,
+        reference: ColumnData<'_>,
+        current: ColumnData<'_>,
+    ) -> Result<ColumnDrift> {
         let wrap = |e: Error| match e {
-            Error::ColumnKindMismatch { reference, current, .. } => {
-                Error::ColumnKindMismatch { column: column.to_owned(), reference, current }
-            }
+            Error::ColumnKindMismatch {
+                reference, current, ..
+            } => Error::ColumnKindMismatch {
+                column: column.to_owned(),
+                reference,
+                current,
+            },
             e @ (Error::IncompatibleTest { .. } | Error::Column { .. }) => e,
-            e => Error::Column { column: column.to_owned(), source: Box::new(e) },
+            e => Error::Column {
+                column: column.to_owned(),
+                source: Box::new(e),
+            },
         };
         let test = match self.overrides.get(column) {
             Some(&t) => t,
@@ -378,7 +412,11 @@ impl DriftConfig {
             .map(|(name, r, c)| self.test_column(name, r, c))
             .collect::<Result<Vec<_>>>()?;
         let n_drifted = columns.iter().filter(|c| c.drifted()).count();
-        let share_drifted = if columns.is_empty() { 0.0 } else { n_drifted as f64 / columns.len() as f64 };
+        let share_drifted = if columns.is_empty() {
+            0.0
+        } else {
+            n_drifted as f64 / columns.len() as f64
+        };
         Ok(DatasetDrift {
             drifted: !columns.is_empty() && share_drifted >= share,
             columns,

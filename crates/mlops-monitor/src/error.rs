@@ -50,7 +50,9 @@ pub enum Error {
         value: f64,
     },
     /// A test for two categories (the two-proportion Z-test) received more than two.
-    #[error("the two-proportion Z-test needs at most 2 categories, found {found} across both samples")]
+    #[error(
+        "the two-proportion Z-test needs at most 2 categories, found {found} across both samples"
+    )]
     NotBinary {
         /// Number of distinct categories with a non-zero count across both samples.
         found: usize,

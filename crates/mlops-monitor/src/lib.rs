@@ -19,7 +19,7 @@ pub mod auto;
 pub mod detect;
 pub mod drift;
 
-pub use auto::{ColumnData, ColumnKind, ColumnDrift, DatasetDrift, DriftConfig};
+pub use auto::{ColumnData, ColumnDrift, ColumnKind, DatasetDrift, DriftConfig};
 pub use detect::{Adwin, Ddm, DriftDetector, DriftStatus, PageHinkley};
 pub use error::{Error, Result, Sample};
 pub use mlops_data as data;

@@ -6,14 +6,20 @@ use mlops_monitor::{DriftDetector, DriftStatus};
 use serde_json::Value;
 
 fn golden() -> Value {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/detectors/golden.json"))
-            .expect("fixture");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/detectors/golden.json"
+    ))
+    .expect("fixture");
     serde_json::from_str(&text).expect("json")
 }
 
 fn indices(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as usize)
+        .collect()
 }
 
 fn build(kind: &str, p: &Value) -> Box<dyn DriftDetector> {
@@ -76,7 +82,12 @@ fn detections_match_river() {
         let kind = case["detector"].as_str().unwrap();
         let name = case["name"].as_str().unwrap();
         let mut det = build(kind, &case["params"]);
-        let stream: Vec<f64> = case["stream"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        let stream: Vec<f64> = case["stream"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
         let (mut drifts, mut warnings) = (Vec::new(), Vec::new());
         for (i, &x) in stream.iter().enumerate() {
             match det.update(x) {
@@ -85,7 +96,11 @@ fn detections_match_river() {
                 DriftStatus::Stable => {}
             }
         }
-        assert_eq!(drifts, indices(&case["drifts"]), "{kind} {name}: drift indices");
+        assert_eq!(
+            drifts,
+            indices(&case["drifts"]),
+            "{kind} {name}: drift indices"
+        );
         if let Some(w) = case.get("warnings") {
             assert_eq!(warnings, indices(w), "{kind} {name}: warning indices");
         }

@@ -7,8 +7,11 @@ use mlops_monitor::drift::{self, KsMethod};
 use serde_json::Value;
 
 fn golden() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/drift/golden.json"))
-        .expect("fixture");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/drift/golden.json"
+    ))
+    .expect("fixture");
     serde_json::from_str(&text).expect("json")
 }
 
@@ -26,7 +29,11 @@ fn assert_close(what: &str, got: f64, want: f64) {
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 /// `a + b * (i / n)` for i in 0..n, as numpy computes it.
@@ -38,7 +45,11 @@ fn grid(spec: &Value) -> Vec<f64> {
 }
 
 fn counts(v: &Value) -> BTreeMap<String, u64> {
-    v.as_object().unwrap().iter().map(|(k, c)| (k.clone(), c.as_u64().unwrap())).collect()
+    v.as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, c)| (k.clone(), c.as_u64().unwrap()))
+        .collect()
 }
 
 #[test]
@@ -52,8 +63,16 @@ fn ks_matches_scipy() {
             (floats(&case["x"]), floats(&case["y"]))
         };
         let r = drift::ks_2samp(&x, &y).unwrap();
-        assert_close(&format!("{name} statistic"), r.statistic, case["statistic"].as_f64().unwrap());
-        assert_close(&format!("{name} p-value"), r.p_value, case["p_value"].as_f64().unwrap());
+        assert_close(
+            &format!("{name} statistic"),
+            r.statistic,
+            case["statistic"].as_f64().unwrap(),
+        );
+        assert_close(
+            &format!("{name} p-value"),
+            r.p_value,
+            case["p_value"].as_f64().unwrap(),
+        );
         let exact = case["exact"].as_bool().unwrap();
         assert_eq!(r.method == KsMethod::Exact, exact, "{name} method");
         // Symmetric in its arguments.
@@ -69,15 +88,31 @@ fn numeric_distances_match_scipy() {
         let name = case["name"].as_str().unwrap();
         let (x, y) = (floats(&case["x"]), floats(&case["y"]));
         let wd = drift::wasserstein_distance(&x, &y).unwrap();
-        assert_close(&format!("{name} wasserstein"), wd, case["wasserstein"].as_f64().unwrap());
+        assert_close(
+            &format!("{name} wasserstein"),
+            wd,
+            case["wasserstein"].as_f64().unwrap(),
+        );
         let wn = drift::wasserstein_test(&x, &y, 0.1).unwrap();
-        assert_close(&format!("{name} wasserstein_norm"), wn.statistic, case["wasserstein_norm"].as_f64().unwrap());
+        assert_close(
+            &format!("{name} wasserstein_norm"),
+            wn.statistic,
+            case["wasserstein_norm"].as_f64().unwrap(),
+        );
         let bins = case["psi_bins"].as_u64().unwrap() as usize;
         let psi = drift::psi_test(&x, &y, bins, 0.1).unwrap();
-        assert_close(&format!("{name} psi"), psi.statistic, case["psi"].as_f64().unwrap());
+        assert_close(
+            &format!("{name} psi"),
+            psi.statistic,
+            case["psi"].as_f64().unwrap(),
+        );
         let bins = case["js_bins"].as_u64().unwrap() as usize;
         let js = drift::jensen_shannon_numeric_test(&x, &y, bins, 0.1).unwrap();
-        assert_close(&format!("{name} js"), js.statistic, case["js"].as_f64().unwrap());
+        assert_close(
+            &format!("{name} js"),
+            js.statistic,
+            case["js"].as_f64().unwrap(),
+        );
     }
 }
 
@@ -90,18 +125,38 @@ fn categorical_tests_match_scipy() {
         if let Some(stat) = case.get("chi2_statistic") {
             let t = drift::chi_square_test(&r, &c, 0.05).unwrap();
             assert_close(&format!("{name} chi2"), t.statistic, stat.as_f64().unwrap());
-            assert_close(&format!("{name} chi2 p"), t.p_value.unwrap(), case["chi2_p_value"].as_f64().unwrap());
+            assert_close(
+                &format!("{name} chi2 p"),
+                t.p_value.unwrap(),
+                case["chi2_p_value"].as_f64().unwrap(),
+            );
         }
         if let Some(z) = case.get("z_statistic") {
             let t = drift::z_test(&r, &c, 0.05).unwrap();
             assert_close(&format!("{name} z"), t.statistic, z.as_f64().unwrap());
-            assert_close(&format!("{name} z p"), t.p_value.unwrap(), case["z_p_value"].as_f64().unwrap());
+            assert_close(
+                &format!("{name} z p"),
+                t.p_value.unwrap(),
+                case["z_p_value"].as_f64().unwrap(),
+            );
         }
         let js = drift::jensen_shannon_test(&r, &c, 0.1).unwrap();
-        assert_close(&format!("{name} js"), js.statistic, case["js"].as_f64().unwrap());
+        assert_close(
+            &format!("{name} js"),
+            js.statistic,
+            case["js"].as_f64().unwrap(),
+        );
         let linf = drift::linf_test(&r, &c, 0.1).unwrap();
-        assert_close(&format!("{name} linf"), linf.statistic, case["linf"].as_f64().unwrap());
+        assert_close(
+            &format!("{name} linf"),
+            linf.statistic,
+            case["linf"].as_f64().unwrap(),
+        );
         let psi = drift::psi_categorical_test(&r, &c, 0.1).unwrap();
-        assert_close(&format!("{name} psi"), psi.statistic, case["psi"].as_f64().unwrap());
+        assert_close(
+            &format!("{name} psi"),
+            psi.statistic,
+            case["psi"].as_f64().unwrap(),
+        );
     }
 }

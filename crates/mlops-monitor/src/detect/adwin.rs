@@ -25,7 +25,13 @@ pub struct AdwinParams {
 
 impl Default for AdwinParams {
     fn default() -> Self {
-        Self { delta: 0.002, clock: 32, max_buckets: 5, min_window_length: 5, grace_period: 10 }
+        Self {
+            delta: 0.002,
+            clock: 32,
+            max_buckets: 5,
+            min_window_length: 5,
+            grace_period: 10,
+        }
     }
 }
 
@@ -43,12 +49,21 @@ impl AdwinParams {
             return Err(invalid("clock", 0.0, "must be at least 1"));
         }
         if self.max_buckets < 2 {
-            return Err(invalid("max_buckets", self.max_buckets as f64, "must be at least 2"));
+            return Err(invalid(
+                "max_buckets",
+                self.max_buckets as f64,
+                "must be at least 2",
+            ));
         }
         if self.min_window_length == 0 {
             return Err(invalid("min_window_length", 0.0, "must be at least 1"));
         }
-        Ok(Adwin { params: self, window: Window::default(), status: DriftStatus::Stable, n_detections: 0 })
+        Ok(Adwin {
+            params: self,
+            window: Window::default(),
+            status: DriftStatus::Stable,
+            n_detections: 0,
+        })
     }
 }
 
@@ -75,7 +90,10 @@ impl Window {
             self.levels.push(Vec::with_capacity(max_buckets + 1));
         }
         if let Some(level0) = self.levels.first_mut() {
-            level0.push(Summary { total: value, variance: 0.0 });
+            level0.push(Summary {
+                total: value,
+                variance: 0.0,
+            });
         }
         self.width += 1.0;
         let mut incremental = 0.0;
@@ -90,22 +108,28 @@ impl Window {
 
     fn compress(&mut self, max_buckets: usize) {
         let mut idx = 0;
-        loop {
-            let Some(level) = self.levels.get_mut(idx) else { break };
+        while let Some(level) = self.levels.get_mut(idx) {
             if level.len() != max_buckets + 1 {
                 break;
             }
-            let (Some(&a), Some(&b)) = (level.first(), level.get(1)) else { break };
+            let (Some(&a), Some(&b)) = (level.first(), level.get(1)) else {
+                break;
+            };
             level.drain(..2);
             let n1 = (1_u64 << idx) as f64;
             let mu1 = a.total / n1;
             let mu2 = b.total / n1;
             let temp = n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2);
-            let merged = Summary { total: a.total + b.total, variance: a.variance + b.variance + temp };
+            let merged = Summary {
+                total: a.total + b.total,
+                variance: a.variance + b.variance + temp,
+            };
             if self.levels.len() <= idx + 1 {
                 self.levels.push(Vec::with_capacity(max_buckets + 1));
             }
-            let Some(next) = self.levels.get_mut(idx + 1) else { break };
+            let Some(next) = self.levels.get_mut(idx + 1) else {
+                break;
+            };
             next.push(merged);
             if next.len() <= max_buckets {
                 break;
@@ -117,7 +141,9 @@ impl Window {
     /// Drop the oldest summary (from the largest level).
     fn delete_oldest(&mut self) {
         let last = self.levels.len().saturating_sub(1);
-        let Some(level) = self.levels.get_mut(last) else { return };
+        let Some(level) = self.levels.get_mut(last) else {
+            return;
+        };
         if level.is_empty() {
             return;
         }
@@ -128,7 +154,8 @@ impl Window {
         self.width -= n;
         self.total -= oldest.total;
         let mu_window = self.total / self.width;
-        let inc = oldest.variance + n * self.width * (mu - mu_window) * (mu - mu_window) / (n + self.width);
+        let inc = oldest.variance
+            + n * self.width * (mu - mu_window) * (mu - mu_window) / (n + self.width);
         self.variance -= inc;
         if emptied {
             self.levels.pop();
@@ -139,8 +166,8 @@ impl Window {
         let mwl = f64::from(p.min_window_length);
         let delta_prime = (2.0 * self.width.ln() / p.delta).ln();
         let m_recip = 1.0 / (n0 - mwl + 1.0) + 1.0 / (n1 - mwl + 1.0);
-        let epsilon =
-            (2.0 * m_recip * (self.variance / self.width) * delta_prime).sqrt() + 2.0 / 3.0 * delta_prime * m_recip;
+        let epsilon = (2.0 * m_recip * (self.variance / self.width) * delta_prime).sqrt()
+            + 2.0 / 3.0 * delta_prime * m_recip;
         delta_mean.abs() > epsilon
     }
 
@@ -148,7 +175,8 @@ impl Window {
     fn detect(&mut self, p: &AdwinParams) -> bool {
         let mut change = false;
         self.tick += 1;
-        if self.tick % u64::from(p.clock) != 0 || self.width <= f64::from(p.grace_period) {
+        if !self.tick.is_multiple_of(u64::from(p.clock)) || self.width <= f64::from(p.grace_period)
+        {
             return false;
         }
         let mwl = f64::from(p.min_window_length);
@@ -159,7 +187,9 @@ impl Window {
             let mut cut_found = false;
             'levels: for idx in (0..self.levels.len()).rev() {
                 let size = (1_u64 << idx) as f64;
-                let Some(level) = self.levels.get(idx) else { continue };
+                let Some(level) = self.levels.get(idx) else {
+                    continue;
+                };
                 let len = level.len();
                 for (k, s) in level.iter().enumerate() {
                     n0 += size;
@@ -212,7 +242,12 @@ pub struct Adwin {
 
 impl Default for Adwin {
     fn default() -> Self {
-        Self { params: AdwinParams::default(), window: Window::default(), status: DriftStatus::Stable, n_detections: 0 }
+        Self {
+            params: AdwinParams::default(),
+            window: Window::default(),
+            status: DriftStatus::Stable,
+            n_detections: 0,
+        }
     }
 }
 
@@ -229,13 +264,21 @@ impl Adwin {
 
     /// Mean of the current window (0 when empty).
     pub fn estimation(&self) -> f64 {
-        if self.window.width > 0.0 { self.window.total / self.window.width } else { 0.0 }
+        if self.window.width > 0.0 {
+            self.window.total / self.window.width
+        } else {
+            0.0
+        }
     }
 
     /// Sample variance of the current window (river's `variance`: sum of squared deviations
     /// over width; 0 when empty).
     pub fn variance(&self) -> f64 {
-        if self.window.width > 0.0 { self.window.variance / self.window.width } else { 0.0 }
+        if self.window.width > 0.0 {
+            self.window.variance / self.window.width
+        } else {
+            0.0
+        }
     }
 
     /// Drifts detected since the last reset of the window.
@@ -258,7 +301,11 @@ impl DriftDetector for Adwin {
         if change {
             self.n_detections += 1;
         }
-        self.status = if change { DriftStatus::Drift } else { DriftStatus::Stable };
+        self.status = if change {
+            DriftStatus::Drift
+        } else {
+            DriftStatus::Stable
+        };
         self.status
     }
 

@@ -20,7 +20,11 @@ pub struct DdmParams {
 
 impl Default for DdmParams {
     fn default() -> Self {
-        Self { warm_start: 30, warning_threshold: 2.0, drift_threshold: 3.0 }
+        Self {
+            warm_start: 30,
+            warning_threshold: 2.0,
+            drift_threshold: 3.0,
+        }
     }
 }
 
@@ -32,12 +36,23 @@ impl DdmParams {
     /// warning threshold above the drift threshold.
     pub fn build(self) -> Result<Ddm> {
         if !(self.warning_threshold.is_finite() && self.warning_threshold > 0.0) {
-            return Err(invalid("warning_threshold", self.warning_threshold, "must be finite and positive"));
+            return Err(invalid(
+                "warning_threshold",
+                self.warning_threshold,
+                "must be finite and positive",
+            ));
         }
         if !(self.drift_threshold.is_finite() && self.drift_threshold >= self.warning_threshold) {
-            return Err(invalid("drift_threshold", self.drift_threshold, "must be finite and >= warning_threshold"));
+            return Err(invalid(
+                "drift_threshold",
+                self.drift_threshold,
+                "must be finite and >= warning_threshold",
+            ));
         }
-        Ok(Ddm { params: self, ..Ddm::default() })
+        Ok(Ddm {
+            params: self,
+            ..Ddm::default()
+        })
     }
 }
 
@@ -112,7 +127,10 @@ impl DriftDetector for Ddm {
     }
 
     fn reset(&mut self) {
-        *self = Self { params: self.params, ..Self::default() };
+        *self = Self {
+            params: self.params,
+            ..Self::default()
+        };
     }
 
     fn status(&self) -> DriftStatus {

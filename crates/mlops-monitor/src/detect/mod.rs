@@ -8,7 +8,9 @@
 //!
 //! As in river, a detector that reported [`DriftStatus::Drift`] resets itself on the next
 //! `update`, so the following observations start a fresh window. Every detector's state is
-//! serde-serialisable, so a monitor can be checkpointed and resumed.
+//! serde-serialisable, so a monitor can be checkpointed and resumed; resuming continues with
+//! exactly the same detections when the format round-trips `f64` exactly (binary formats such as
+//! MessagePack do; `serde_json` needs its `float_roundtrip` feature).
 
 mod adwin;
 mod ddm;
@@ -60,7 +62,11 @@ pub trait DriftDetector {
         if x.is_finite() {
             Ok(self.update(x))
         } else {
-            Err(Error::InvalidObservation { detector: self.name(), value: x, reason: "must be finite" })
+            Err(Error::InvalidObservation {
+                detector: self.name(),
+                value: x,
+                reason: "must be finite",
+            })
         }
     }
 }
@@ -80,5 +86,9 @@ impl RunningMean {
 }
 
 pub(crate) fn invalid(name: &'static str, value: f64, reason: &'static str) -> Error {
-    Error::InvalidParameter { name, value, reason }
+    Error::InvalidParameter {
+        name,
+        value,
+        reason,
+    }
 }

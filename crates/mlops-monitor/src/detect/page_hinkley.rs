@@ -36,7 +36,13 @@ pub struct PageHinkleyParams {
 
 impl Default for PageHinkleyParams {
     fn default() -> Self {
-        Self { min_instances: 30, delta: 0.005, threshold: 50.0, alpha: 1.0 - 0.0001, mode: PageHinkleyMode::Both }
+        Self {
+            min_instances: 30,
+            delta: 0.005,
+            threshold: 50.0,
+            alpha: 1.0 - 0.0001,
+            mode: PageHinkleyMode::Both,
+        }
     }
 }
 
@@ -48,15 +54,26 @@ impl PageHinkleyParams {
     /// or non-finite `threshold`, or `alpha ∉ (0, 1]`.
     pub fn build(self) -> Result<PageHinkley> {
         if !(self.delta.is_finite() && self.delta >= 0.0) {
-            return Err(invalid("delta", self.delta, "must be finite and non-negative"));
+            return Err(invalid(
+                "delta",
+                self.delta,
+                "must be finite and non-negative",
+            ));
         }
         if !(self.threshold.is_finite() && self.threshold > 0.0) {
-            return Err(invalid("threshold", self.threshold, "must be finite and positive"));
+            return Err(invalid(
+                "threshold",
+                self.threshold,
+                "must be finite and positive",
+            ));
         }
         if !(self.alpha > 0.0 && self.alpha <= 1.0) {
             return Err(invalid("alpha", self.alpha, "must be in (0, 1]"));
         }
-        Ok(PageHinkley { params: self, ..PageHinkley::default() })
+        Ok(PageHinkley {
+            params: self,
+            ..PageHinkley::default()
+        })
     }
 }
 
@@ -121,13 +138,20 @@ impl DriftDetector for PageHinkley {
                 PageHinkleyMode::Down => test_decrease > p.threshold,
                 PageHinkleyMode::Both => test_increase > p.threshold || test_decrease > p.threshold,
             };
-            self.status = if drift { DriftStatus::Drift } else { DriftStatus::Stable };
+            self.status = if drift {
+                DriftStatus::Drift
+            } else {
+                DriftStatus::Stable
+            };
         }
         self.status
     }
 
     fn reset(&mut self) {
-        *self = Self { params: self.params, ..Self::default() };
+        *self = Self {
+            params: self.params,
+            ..Self::default()
+        };
     }
 
     fn status(&self) -> DriftStatus {

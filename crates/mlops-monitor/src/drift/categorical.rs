@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{TestKind, TestResult, check_alpha, check_threshold, js_distance, psi_from_shares};
 use super::numeric::PSI_EPSILON;
+use super::{TestKind, TestResult, check_alpha, check_threshold, js_distance, psi_from_shares};
 use crate::error::{Error, Result, Sample};
 
 /// Counts of both samples over the union of categories with a non-zero count somewhere.
@@ -23,10 +23,14 @@ fn align<K: Ord>(reference: &BTreeMap<K, u64>, current: &BTreeMap<K, u64>) -> Re
     let n_ref: u64 = reference.values().sum();
     let n_cur: u64 = current.values().sum();
     if n_ref == 0 {
-        return Err(Error::EmptySample { sample: Sample::Reference });
+        return Err(Error::EmptySample {
+            sample: Sample::Reference,
+        });
     }
     if n_cur == 0 {
-        return Err(Error::EmptySample { sample: Sample::Current });
+        return Err(Error::EmptySample {
+            sample: Sample::Current,
+        });
     }
     let mut keys: Vec<&K> = reference.keys().chain(current.keys()).collect();
     keys.sort();
@@ -42,7 +46,12 @@ fn align<K: Ord>(reference: &BTreeMap<K, u64>, current: &BTreeMap<K, u64>) -> Re
         r.push(a as f64);
         c.push(b as f64);
     }
-    Ok(Aligned { reference: r, current: c, n_ref: n_ref as f64, n_cur: n_cur as f64 })
+    Ok(Aligned {
+        reference: r,
+        current: c,
+        n_ref: n_ref as f64,
+        n_cur: n_cur as f64,
+    })
 }
 
 /// Pearson chi-square test of the current counts against the reference shares, Evidently's
@@ -69,7 +78,11 @@ pub fn chi_square_test<K: Ord>(
     let mut stat = 0.0;
     for (&r, &c) in a.reference.iter().zip(&a.current) {
         let exp = r * k_norm;
-        stat += if exp == 0.0 { f64::INFINITY } else { (c - exp) * (c - exp) / exp };
+        stat += if exp == 0.0 {
+            f64::INFINITY
+        } else {
+            (c - exp) * (c - exp) / exp
+        };
     }
     let dof = a.reference.len().saturating_sub(1);
     let p = if dof == 0 {
@@ -77,10 +90,17 @@ pub fn chi_square_test<K: Ord>(
         1.0
     } else if stat.is_infinite() {
         0.0
+    } else if stat <= 0.0 {
+        1.0
     } else {
         statrs::function::gamma::checked_gamma_ur(dof as f64 / 2.0, stat / 2.0).unwrap_or(f64::NAN)
     };
-    Ok(TestResult::from_p_value(TestKind::ChiSquare, stat, p, alpha))
+    Ok(TestResult::from_p_value(
+        TestKind::ChiSquare,
+        stat,
+        p,
+        alpha,
+    ))
 }
 
 /// Two-proportion Z-test for a binary category (Evidently's `z` test): with `p1`, `p2` the
@@ -94,14 +114,22 @@ pub fn chi_square_test<K: Ord>(
 ///
 /// # Errors
 /// [`Error::NotBinary`] with more than two categories, an empty count map, a bad `alpha`.
-pub fn z_test<K: Ord>(reference: &BTreeMap<K, u64>, current: &BTreeMap<K, u64>, alpha: f64) -> Result<TestResult> {
+pub fn z_test<K: Ord>(
+    reference: &BTreeMap<K, u64>,
+    current: &BTreeMap<K, u64>,
+    alpha: f64,
+) -> Result<TestResult> {
     check_alpha(alpha)?;
     let a = align(reference, current)?;
     if a.reference.len() > 2 {
-        return Err(Error::NotBinary { found: a.reference.len() });
+        return Err(Error::NotBinary {
+            found: a.reference.len(),
+        });
     }
     let (Some(&r1), Some(&c1)) = (a.reference.first(), a.current.first()) else {
-        return Err(Error::EmptySample { sample: Sample::Reference });
+        return Err(Error::EmptySample {
+            sample: Sample::Reference,
+        });
     };
     let (n1, n2) = (a.n_ref, a.n_cur);
     let p1 = r1 / n1;
@@ -112,7 +140,10 @@ pub fn z_test<K: Ord>(reference: &BTreeMap<K, u64>, current: &BTreeMap<K, u64>, 
         (0.0, 1.0)
     } else {
         let z = (p1 - p2) / var.sqrt();
-        (z, statrs::function::erf::erfc(z.abs() / std::f64::consts::SQRT_2).clamp(0.0, 1.0))
+        (
+            z,
+            statrs::function::erf::erfc(z.abs() / std::f64::consts::SQRT_2).clamp(0.0, 1.0),
+        )
     };
     Ok(TestResult::from_p_value(TestKind::ZTest, z, p, alpha))
 }
@@ -133,7 +164,11 @@ pub fn jensen_shannon_test<K: Ord>(
     let r: Vec<f64> = a.reference.iter().map(|v| v / a.n_ref).collect();
     let c: Vec<f64> = a.current.iter().map(|v| v / a.n_cur).collect();
     let stat = js_distance(&r, &c);
-    Ok(TestResult::from_distance(TestKind::JensenShannon, stat, threshold))
+    Ok(TestResult::from_distance(
+        TestKind::JensenShannon,
+        stat,
+        threshold,
+    ))
 }
 
 /// PSI over category shares, zero shares replaced by [`PSI_EPSILON`](super::PSI_EPSILON) (so a
@@ -160,7 +195,11 @@ pub fn psi_categorical_test<K: Ord>(
 ///
 /// # Errors
 /// An empty count map, a negative threshold.
-pub fn linf_test<K: Ord>(reference: &BTreeMap<K, u64>, current: &BTreeMap<K, u64>, threshold: f64) -> Result<TestResult> {
+pub fn linf_test<K: Ord>(
+    reference: &BTreeMap<K, u64>,
+    current: &BTreeMap<K, u64>,
+    threshold: f64,
+) -> Result<TestResult> {
     check_threshold(threshold)?;
     let a = align(reference, current)?;
     let stat = a
@@ -169,5 +208,9 @@ pub fn linf_test<K: Ord>(reference: &BTreeMap<K, u64>, current: &BTreeMap<K, u64
         .zip(&a.current)
         .map(|(r, c)| (r / a.n_ref - c / a.n_cur).abs())
         .fold(0.0_f64, f64::max);
-    Ok(TestResult::from_distance(TestKind::LInfinity, stat, threshold))
+    Ok(TestResult::from_distance(
+        TestKind::LInfinity,
+        stat,
+        threshold,
+    ))
 }

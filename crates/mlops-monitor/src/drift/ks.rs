@@ -87,7 +87,11 @@ pub(crate) fn ks_2samp_sorted(x: &[f64], y: &[f64]) -> Ks2Sample {
         let h = (d * lcm as f64).round_ties_even();
         d = h / lcm as f64;
         if h == 0.0 {
-            return Ks2Sample { statistic: d, p_value: 1.0, method: KsMethod::Exact };
+            return Ks2Sample {
+                statistic: d,
+                p_value: 1.0,
+                method: KsMethod::Exact,
+            };
         }
         let h = h as i64;
         let prob = if n1 == n2 {
@@ -96,14 +100,31 @@ pub(crate) fn ks_2samp_sorted(x: &[f64], y: &[f64]) -> Ks2Sample {
             outer_prob_inside(n1 as i64, n2 as i64, g as i64, h)
         };
         if (0.0..=1.0).contains(&prob) {
-            return Ks2Sample { statistic: d, p_value: prob, method: KsMethod::Exact };
+            return Ks2Sample {
+                statistic: d,
+                p_value: prob,
+                method: KsMethod::Exact,
+            };
         }
-        tracing::debug!(n1, n2, prob, "exact KS p-value out of range; using the asymptotic path");
+        tracing::debug!(
+            n1,
+            n2,
+            prob,
+            "exact KS p-value out of range; using the asymptotic path"
+        );
     }
-    let (m, n) = if n1 >= n2 { (n1 as f64, n2 as f64) } else { (n2 as f64, n1 as f64) };
+    let (m, n) = if n1 >= n2 {
+        (n1 as f64, n2 as f64)
+    } else {
+        (n2 as f64, n1 as f64)
+    };
     let en = m * n / (m + n);
     let p = kstwo_sf(en.round_ties_even() as i64, d).clamp(0.0, 1.0);
-    Ks2Sample { statistic: d, p_value: p, method: KsMethod::Asymptotic }
+    Ks2Sample {
+        statistic: d,
+        p_value: p,
+        method: KsMethod::Asymptotic,
+    }
 }
 
 /// Two-sample two-sided Kolmogorov–Smirnov test, equal to
@@ -141,5 +162,10 @@ pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Result<Ks2Sample> {
 pub fn ks_test(reference: &[f64], current: &[f64], alpha: f64) -> Result<TestResult> {
     super::check_alpha(alpha)?;
     let r = ks_2samp(reference, current)?;
-    Ok(TestResult::from_p_value(TestKind::KolmogorovSmirnov, r.statistic, r.p_value, alpha))
+    Ok(TestResult::from_p_value(
+        TestKind::KolmogorovSmirnov,
+        r.statistic,
+        r.p_value,
+        alpha,
+    ))
 }

@@ -25,11 +25,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Sample};
 
-pub use categorical::{chi_square_test, jensen_shannon_test, linf_test, psi_categorical_test, z_test};
+pub use categorical::{
+    chi_square_test, jensen_shannon_test, linf_test, psi_categorical_test, z_test,
+};
 pub use ks::{KS_MAX_EXACT_N, Ks2Sample, KsMethod, ks_2samp, ks_test};
 pub use numeric::{
-    JS_DEFAULT_BINS, PSI_DEFAULT_BINS, PSI_EPSILON, WASSERSTEIN_STD_FLOOR, jensen_shannon_numeric_test,
-    psi_test, wasserstein_distance, wasserstein_test,
+    JS_DEFAULT_BINS, PSI_DEFAULT_BINS, PSI_EPSILON, WASSERSTEIN_STD_FLOOR,
+    jensen_shannon_numeric_test, psi_test, wasserstein_distance, wasserstein_test,
 };
 
 /// The statistical test behind a [`TestResult`].
@@ -57,7 +59,10 @@ impl TestKind {
     /// Whether the verdict comes from a p-value (`p < threshold`) rather than a distance
     /// (`statistic ≥ threshold`).
     pub fn uses_p_value(self) -> bool {
-        matches!(self, TestKind::KolmogorovSmirnov | TestKind::ChiSquare | TestKind::ZTest)
+        matches!(
+            self,
+            TestKind::KolmogorovSmirnov | TestKind::ChiSquare | TestKind::ZTest
+        )
     }
 }
 
@@ -80,11 +85,23 @@ pub struct TestResult {
 
 impl TestResult {
     pub(crate) fn from_p_value(test: TestKind, statistic: f64, p_value: f64, alpha: f64) -> Self {
-        Self { test, statistic, p_value: Some(p_value), threshold: alpha, drifted: p_value < alpha }
+        Self {
+            test,
+            statistic,
+            p_value: Some(p_value),
+            threshold: alpha,
+            drifted: p_value < alpha,
+        }
     }
 
     pub(crate) fn from_distance(test: TestKind, statistic: f64, threshold: f64) -> Self {
-        Self { test, statistic, p_value: None, threshold, drifted: statistic >= threshold }
+        Self {
+            test,
+            statistic,
+            p_value: None,
+            threshold,
+            drifted: statistic >= threshold,
+        }
     }
 }
 
@@ -92,7 +109,11 @@ pub(crate) fn check_alpha(alpha: f64) -> Result<()> {
     if alpha > 0.0 && alpha < 1.0 {
         Ok(())
     } else {
-        Err(Error::InvalidParameter { name: "alpha", value: alpha, reason: "must be in (0, 1)" })
+        Err(Error::InvalidParameter {
+            name: "alpha",
+            value: alpha,
+            reason: "must be in (0, 1)",
+        })
     }
 }
 
@@ -110,17 +131,25 @@ pub(crate) fn check_threshold(threshold: f64) -> Result<()> {
 
 /// Copy, validate and sort a sample. NaN is always rejected; infinities only when
 /// `allow_inf` is false.
-pub(crate) fn sorted_finite_or_inf(data: &[f64], sample: Sample, allow_inf: bool) -> Result<Vec<f64>> {
+pub(crate) fn sorted_finite_or_inf(
+    data: &[f64],
+    sample: Sample,
+    allow_inf: bool,
+) -> Result<Vec<f64>> {
     if data.is_empty() {
         return Err(Error::EmptySample { sample });
     }
     if let Some(index) = data.iter().position(|v| v.is_nan()) {
         return Err(Error::NanInSample { sample, index });
     }
-    if !allow_inf {
-        if let Some((index, &value)) = data.iter().enumerate().find(|(_, v)| v.is_infinite()) {
-            return Err(Error::NonFiniteInSample { sample, index, value });
-        }
+    if !allow_inf
+        && let Some((index, &value)) = data.iter().enumerate().find(|(_, v)| v.is_infinite())
+    {
+        return Err(Error::NonFiniteInSample {
+            sample,
+            index,
+            value,
+        });
     }
     let mut v = data.to_vec();
     v.sort_unstable_by(f64::total_cmp);

@@ -81,7 +81,11 @@ pub fn wasserstein_test(reference: &[f64], current: &[f64], threshold: f64) -> R
     let v = sorted_finite_or_inf(current, Sample::Current, false)?;
     let norm = std_pop(reference).max(WASSERSTEIN_STD_FLOOR);
     let stat = wasserstein_sorted(&u, &v) / norm;
-    Ok(TestResult::from_distance(TestKind::WassersteinNormed, stat, threshold))
+    Ok(TestResult::from_distance(
+        TestKind::WassersteinNormed,
+        stat,
+        threshold,
+    ))
 }
 
 /// `np.quantile(sorted, q)` with numpy's default `linear` method, on a sorted non-empty slice.
@@ -101,14 +105,22 @@ pub(crate) fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
     let k = prev as usize;
     let (a, b) = (get(k), get(k + 1));
     let diff = b - a;
-    if gamma >= 0.5 { b - diff * (1.0 - gamma) } else { a + diff * gamma }
+    if gamma >= 0.5 {
+        b - diff * (1.0 - gamma)
+    } else {
+        a + diff * gamma
+    }
 }
 
 fn check_bins(n_bins: usize) -> Result<()> {
     if n_bins >= 2 {
         Ok(())
     } else {
-        Err(Error::InvalidParameter { name: "n_bins", value: n_bins as f64, reason: "must be at least 2" })
+        Err(Error::InvalidParameter {
+            name: "n_bins",
+            value: n_bins as f64,
+            reason: "must be at least 2",
+        })
     }
 }
 
@@ -137,13 +149,19 @@ fn count_at_most(x: &[f64], edge: f64) -> usize {
 /// # Errors
 /// Empty samples, NaN or infinite values, `n_bins < 2`, a negative threshold.
 #[tracing::instrument(level = "debug", skip_all, fields(n_ref = reference.len(), n_cur = current.len()))]
-pub fn psi_test(reference: &[f64], current: &[f64], n_bins: usize, threshold: f64) -> Result<TestResult> {
+pub fn psi_test(
+    reference: &[f64],
+    current: &[f64],
+    n_bins: usize,
+    threshold: f64,
+) -> Result<TestResult> {
     check_threshold(threshold)?;
     check_bins(n_bins)?;
     let r = sorted_finite_or_inf(reference, Sample::Reference, false)?;
     let c = sorted_finite_or_inf(current, Sample::Current, false)?;
-    let mut edges: Vec<f64> =
-        (1..n_bins).map(|i| quantile_linear(&r, i as f64 / n_bins as f64)).collect();
+    let mut edges: Vec<f64> = (1..n_bins)
+        .map(|i| quantile_linear(&r, i as f64 / n_bins as f64))
+        .collect();
     edges.dedup();
     let shares = |x: &[f64]| -> Vec<f64> {
         let n = x.len() as f64;
@@ -181,7 +199,11 @@ pub fn jensen_shannon_numeric_test(
     let c = sorted_finite_or_inf(current, Sample::Current, false)?;
     let (rmin, rmax, cmin, cmax) = match (r.first(), r.last(), c.first(), c.last()) {
         (Some(&a), Some(&b), Some(&cc), Some(&d)) => (a, b, cc, d),
-        _ => return Err(Error::EmptySample { sample: Sample::Reference }),
+        _ => {
+            return Err(Error::EmptySample {
+                sample: Sample::Reference,
+            });
+        }
     };
     let (mut lo, mut hi) = (rmin.min(cmin), rmax.max(cmax));
     if lo == hi {
@@ -192,17 +214,31 @@ pub fn jensen_shannon_numeric_test(
     let delta = hi - lo;
     let step = delta / div;
     let mut edges: Vec<f64> = (0..=n_bins)
-        .map(|i| if step == 0.0 { i as f64 / div * delta + lo } else { i as f64 * step + lo })
+        .map(|i| {
+            if step == 0.0 {
+                i as f64 / div * delta + lo
+            } else {
+                i as f64 * step + lo
+            }
+        })
         .collect();
     if let Some(last) = edges.last_mut() {
         *last = hi;
     }
     let shares = |x: &[f64]| -> Vec<f64> {
         let n = x.len() as f64;
-        let mut cum: Vec<usize> = edges.iter().take(n_bins).map(|&e| count_below(x, e)).collect();
+        let mut cum: Vec<usize> = edges
+            .iter()
+            .take(n_bins)
+            .map(|&e| count_below(x, e))
+            .collect();
         cum.push(count_at_most(x, hi));
         cum.windows(2).map(|w| (w[1] - w[0]) as f64 / n).collect()
     };
     let stat = js_distance(&shares(&r), &shares(&c));
-    Ok(TestResult::from_distance(TestKind::JensenShannon, stat, threshold))
+    Ok(TestResult::from_distance(
+        TestKind::JensenShannon,
+        stat,
+        threshold,
+    ))
 }
