@@ -1,12 +1,25 @@
 //! # mlops-monitor
 //!
 //! Monitoring for mlops-rs: batch drift tests that agree with scipy (KS, chi-square, Z,
-//! Wasserstein, Jensen–Shannon, PSI), streaming detectors that agree with river (ADWIN,
-//! Page-Hinkley, DDM), performance monitors over labelled and unlabelled outcomes, retrain
-//! policies, JSON/HTML reports and Prometheus metrics. It works from `mlops-data` profiles and
-//! batch streams and knows nothing about serving.
+//! Wasserstein, Jensen–Shannon, PSI, L∞), an automatic per-column test choice with a dataset
+//! verdict following Evidently's defaults, and streaming detectors that agree with river
+//! (ADWIN, Page-Hinkley, DDM).
 //!
-//! Status: this crate's content arrives with the mlops-monitor issue.
+//! - [`drift`]: the tests on plain `&[f64]` samples and category count maps.
+//! - [`auto`]: [`DriftConfig`], [`ColumnDrift`], [`DatasetDrift`].
+//! - [`detect`]: the [`DriftDetector`] trait and its detectors.
+//!
+//! Every function that touches user data returns [`Result`]; empty samples, NaN and invalid
+//! parameters are typed [`Error`]s naming the sample or parameter.
 #![warn(missing_docs)]
 
+mod error;
+
+pub mod auto;
+pub mod detect;
+pub mod drift;
+
+pub use auto::{ColumnData, ColumnDrift, ColumnKind, DatasetDrift, DriftConfig};
+pub use detect::{Adwin, Ddm, DriftDetector, DriftStatus, PageHinkley};
+pub use error::{Error, Result, Sample};
 pub use mlops_data as data;
