@@ -120,9 +120,15 @@ pub fn read_parquet_bytes(
 }
 
 fn parquet_error(path: Option<&Path>, e: impl fmt::Display) -> Error {
+    let mut message = e.to_string();
+    if message.contains("Disabled feature at compile time") {
+        message.push_str(
+            " (unsupported compression codec: this build reads uncompressed, snappy and zstd Parquet)",
+        );
+    }
     Error::Parquet {
         path: path.map(Path::to_path_buf),
-        message: e.to_string(),
+        message,
     }
 }
 
