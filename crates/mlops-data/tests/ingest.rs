@@ -506,6 +506,22 @@ fn missing_files_are_io_errors_naming_the_path() {
             other => panic!("unexpected {other:?}"),
         }
     }
+    // A directory, even one named like a data file.
+    let path = dir.path().join("table.csv");
+    std::fs::create_dir(&path).unwrap();
+    for err in [
+        read_csv_path(&path, &CsvOptions::default()).unwrap_err(),
+        read_parquet_path(&path, &ParquetOptions::default()).unwrap_err(),
+        read_path(&path, &ReadOptions::default()).unwrap_err(),
+    ] {
+        match err {
+            Error::Io { path: p, source } => {
+                assert_eq!(p, path);
+                assert_eq!(source.kind(), std::io::ErrorKind::IsADirectory);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }
 
 // ---- Parquet -----------------------------------------------------------------------------------

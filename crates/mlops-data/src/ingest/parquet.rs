@@ -102,7 +102,7 @@ pub fn read_parquet_path(path: impl AsRef<Path>, options: &ParquetOptions) -> Re
     let path = path.as_ref();
     let _span = debug_span!("read_parquet_path", path = %path.display()).entered();
     options.validate()?;
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let file = super::open_file(path)?;
     open(file, options, Some(path))
 }
 
