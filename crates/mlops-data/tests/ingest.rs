@@ -506,6 +506,22 @@ fn missing_files_are_io_errors_naming_the_path() {
             other => panic!("unexpected {other:?}"),
         }
     }
+    // A directory, even one named like a data file.
+    let path = dir.path().join("table.csv");
+    std::fs::create_dir(&path).unwrap();
+    for err in [
+        read_csv_path(&path, &CsvOptions::default()).unwrap_err(),
+        read_parquet_path(&path, &ParquetOptions::default()).unwrap_err(),
+        read_path(&path, &ReadOptions::default()).unwrap_err(),
+    ] {
+        match err {
+            Error::Io { path: p, source } => {
+                assert_eq!(p, path);
+                assert_eq!(source.kind(), std::io::ErrorKind::IsADirectory);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 }
 
 // ---- Parquet -----------------------------------------------------------------------------------
@@ -656,6 +672,43 @@ fn parquet_bad_files_are_errors_naming_the_path() {
             }
             other => panic!("{name}: unexpected {other:?}"),
         }
+    }
+}
+
+#[test]
+fn reads_pyarrow_files_and_agrees_with_pyarrow_csv() {
+    // Fixtures from tests/fixtures/ingest/gen.py (pyarrow).
+    let options = ParquetOptions::default().with_batch_size(2);
+    let stream = read_parquet_path(fixture("pyarrow_snappy.parquet"), &options).unwrap();
+    let sizes: Vec<usize> = stream.map(|b| b.unwrap().num_rows()).collect();
+    assert_eq!(sizes, [2, 2, 2, 1]);
+    let pq = concat(read_parquet_path(fixture("pyarrow_snappy.parquet"), &options).unwrap());
+    let csv = concat(read_csv_path(fixture("pyarrow.csv"), &CsvOptions::default()).unwrap());
+    assert_eq!(pq.num_rows(), 7);
+    for (i, field) in pq.schema().fields().iter().enumerate() {
+        assert_eq!(field.name(), csv.schema().field(i).name());
+        assert_eq!(pq.column(i), csv.column(i), "column {}", field.name());
+    }
+    let x = pq.column(1).as_primitive::<Float64Type>();
+    assert_eq!(x.value(3), 1e10);
+    assert_eq!(x.null_count(), 2);
+    assert_eq!(pq.column(3).as_string::<i32>().value(6), "e\"f");
+
+    // A codec this crate is not built with is a typed error naming the file.
+    let path = fixture("pyarrow_gzip.parquet");
+    let err = match read_parquet_path(&path, &ParquetOptions::default()) {
+        Err(e) => e,
+        Ok(stream) => stream.collect_batches().unwrap_err(),
+    };
+    match err {
+        Error::Parquet { path: p, message } => {
+            assert_eq!(p.as_deref(), Some(path.as_path()));
+            assert!(
+                message.contains("unsupported compression codec"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
     }
 }
 

@@ -67,6 +67,19 @@ impl TempFile {
         drop(file);
         std::fs::rename(&self.tmp, &self.dest).map_err(|e| io_error(&self.dest, e))?;
         self.committed = true;
+        // Make the rename itself durable. Best effort: the file is already complete and in
+        // place, and not every platform or file system can sync a directory.
+        #[cfg(unix)]
+        if let Some(dir) = self.dest.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
         Ok(())
     }
 

@@ -1,7 +1,6 @@
 //! CSV reading (with type inference over a sample) and writing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
 use std::io::{self, BufWriter, Cursor, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +15,7 @@ use tracing::{Span, debug, debug_span};
 
 use super::atomic::TempFile;
 use super::{FuseOnError, io_error};
+
 use crate::{BatchStream, Error, Result};
 
 /// Bytes read while buffering the header and the inference sample stop at this size: the
@@ -231,7 +231,7 @@ fn csv_parsable(data_type: &DataType) -> bool {
 pub fn infer_csv_schema(path: impl AsRef<Path>, options: &CsvOptions) -> Result<SchemaRef> {
     let path = path.as_ref();
     let _span = debug_span!("infer_csv_schema", path = %path.display()).entered();
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let file = super::open_file(path)?;
     let sampled = sample(file, options, Some(path))?;
     Ok(sampled.schema)
 }
@@ -250,7 +250,7 @@ pub fn infer_csv_schema(path: impl AsRef<Path>, options: &CsvOptions) -> Result<
 pub fn read_csv_path(path: impl AsRef<Path>, options: &CsvOptions) -> Result<BatchStream> {
     let path = path.as_ref();
     let _span = debug_span!("read_csv_path", path = %path.display()).entered();
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let file = super::open_file(path)?;
     stream(file, options, Some(path))
 }
 

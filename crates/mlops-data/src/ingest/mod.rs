@@ -164,6 +164,19 @@ impl<I: Iterator<Item = Result<RecordBatch>>> Iterator for FuseOnError<I> {
     }
 }
 
+/// Opens `path` for reading; a directory is an [`Error::Io`] too.
+fn open_file(path: &Path) -> Result<std::fs::File> {
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let meta = file.metadata().map_err(|e| io_error(path, e))?;
+    if meta.is_dir() {
+        return Err(io_error(
+            path,
+            std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"),
+        ));
+    }
+    Ok(file)
+}
+
 fn io_error(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         path: path.to_path_buf(),

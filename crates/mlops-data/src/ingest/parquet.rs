@@ -102,7 +102,7 @@ pub fn read_parquet_path(path: impl AsRef<Path>, options: &ParquetOptions) -> Re
     let path = path.as_ref();
     let _span = debug_span!("read_parquet_path", path = %path.display()).entered();
     options.validate()?;
-    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let file = super::open_file(path)?;
     open(file, options, Some(path))
 }
 
@@ -120,9 +120,15 @@ pub fn read_parquet_bytes(
 }
 
 fn parquet_error(path: Option<&Path>, e: impl fmt::Display) -> Error {
+    let mut message = e.to_string();
+    if message.contains("Disabled feature at compile time") {
+        message.push_str(
+            " (unsupported compression codec: this build reads uncompressed, snappy and zstd Parquet)",
+        );
+    }
     Error::Parquet {
         path: path.map(Path::to_path_buf),
-        message: e.to_string(),
+        message,
     }
 }
 
