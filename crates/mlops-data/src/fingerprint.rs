@@ -116,7 +116,11 @@ pub struct Fingerprint {
 
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({} rows × {} columns)", self.hash, self.rows, self.columns)
+        write!(
+            f,
+            "{} ({} rows × {} columns)",
+            self.hash, self.rows, self.columns
+        )
     }
 }
 
@@ -374,9 +378,10 @@ fn hash_column(
         }
         DataType::UInt64 => {
             if let Some(a) = array.as_primitive_opt::<UInt64Type>() {
-                let too_big = a.values().iter().enumerate().find(|(i, v)| {
-                    **v > i64::MAX as u64 && validity.is_none_or(|m| m.value(*i))
-                });
+                let too_big =
+                    a.values().iter().enumerate().find(|(i, v)| {
+                        **v > i64::MAX as u64 && validity.is_none_or(|m| m.value(*i))
+                    });
                 if let Some((i, v)) = too_big {
                     return Err(Error::Unfingerprintable {
                         column: col.name.clone(),
@@ -496,7 +501,9 @@ fn ints<T: ArrowPrimitiveType>(
     };
     let values: &[T::Native] = a.values();
     for (chunk_no, chunk) in values.chunks(CHUNK).enumerate() {
-        encode_chunk(scratch, chunk, chunk_no * CHUNK, validity, |v| widen(v).to_le_bytes());
+        encode_chunk(scratch, chunk, chunk_no * CHUNK, validity, |v| {
+            widen(v).to_le_bytes()
+        });
         h.update(scratch);
     }
 }
@@ -524,11 +531,12 @@ fn fixed<T: ArrowPrimitiveType, const W: usize>(
     for (chunk_no, chunk) in values.chunks(CHUNK).enumerate() {
         let base = chunk_no * CHUNK;
         let clean = validity.is_none() && !chunk.iter().any(|v| needs_fix(*v));
-        if direct && clean {
-            if let Some(bytes) = raw.get(base * W..(base + chunk.len()) * W) {
-                h.update(bytes);
-                continue;
-            }
+        if direct
+            && clean
+            && let Some(bytes) = raw.get(base * W..(base + chunk.len()) * W)
+        {
+            h.update(bytes);
+            continue;
         }
         encode_chunk(scratch, chunk, base, validity, &encode);
         h.update(scratch);

@@ -397,8 +397,7 @@ pub(crate) fn unsupported_type(column: &str, found: &DataType) -> Error {
 /// metadata may differ: readers often mark a batch's fields nullable only when it holds a null).
 pub(crate) fn same_layout(a: &Schema, b: &Schema) -> bool {
     a.fields().len() == b.fields().len()
-        && a
-            .fields()
+        && a.fields()
             .iter()
             .zip(b.fields())
             .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())
