@@ -40,6 +40,7 @@
 //! | `Float16` | `float16` | IEEE-754 binary16 bits, 2 bytes LE | `+0.0` |
 //! | `Boolean` | `bool` | 1 byte: `0x01` true, `0x00` false | `0x00` |
 //! | `Utf8`, `LargeUtf8`, `Utf8View`, `Dictionary(<any key>, <one of those>)` | `utf8` | `u64 LE` byte length ‖ the UTF-8 bytes | the empty string (`00×8`) |
+//! | `Null` (every row null; CSV inference gives it to an always-empty column) | `null` | nothing (0 bytes) | nothing |
 //!
 //! Floats are canonicalised before encoding: **every NaN becomes the canonical quiet NaN**
 //! (`0x7ff8000000000000`, `0x7fc00000`, `0x7e00`) and **`-0.0` becomes `+0.0`**, so values that
@@ -133,6 +134,7 @@ enum Tag {
     Float64,
     Bool,
     Utf8,
+    Null,
 }
 
 impl Tag {
@@ -150,6 +152,7 @@ impl Tag {
             DataType::Float32 => Self::Float32,
             DataType::Float64 => Self::Float64,
             DataType::Boolean => Self::Bool,
+            DataType::Null => Self::Null,
             dt if is_text(dt) || is_text_dictionary(dt) => Self::Utf8,
             _ => return None,
         })
@@ -163,6 +166,7 @@ impl Tag {
             Self::Float64 => "float64",
             Self::Bool => "bool",
             Self::Utf8 => "utf8",
+            Self::Null => "null",
         }
     }
 }
@@ -418,6 +422,8 @@ fn hash_column(
             |v: F16| v.is_nan() || v.to_bits() == 0x8000,
             |v: F16| canonical_f16(v).to_le_bytes(),
         ),
+        // Every row is null (recorded in the nulls digest above); values encode to nothing.
+        DataType::Null => {}
         DataType::Boolean => {
             if let Some(a) = array.as_boolean_opt() {
                 for start in (0..a.len()).step_by(CHUNK) {

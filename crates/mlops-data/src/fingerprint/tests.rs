@@ -214,6 +214,18 @@ fn known_answer_matches_python() {
         Arc::new(StringArray::from(vec!["v"])) as ArrayRef,
     )]);
     assert_known("single", fp(&single));
+    let nulls = batch(vec![
+        ("e", Arc::new(arrow_array::NullArray::new(3)) as ArrayRef),
+        (
+            "k",
+            Arc::new(Int32Array::from(vec![None, Some(2), None])) as ArrayRef,
+        ),
+    ]);
+    assert_known("nulls", fp(&nulls));
+    assert_known(
+        "nulls",
+        fingerprint_batches(&nulls.schema(), &split(&nulls, &[1])).unwrap(),
+    );
     let c = clean();
     assert_known("clean", fp(&c));
     assert_known(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::access::{TextColumn, for_each_f64};
 use super::{
-    ColumnKind, ColumnSchema, Range, TableSchema, column_at, same_layout, unsupported_type,
+    ColumnKind, ColumnSchema, Range, TableSchema, column_at, kind_for_schema, same_layout,
 };
 use crate::{BatchStream, Error, Result};
 
@@ -113,8 +113,7 @@ pub(super) fn infer(stream: BatchStream, options: &InferOptions) -> Result<Table
         .fields()
         .iter()
         .map(|f| {
-            let kind = ColumnKind::of(f.data_type())
-                .ok_or_else(|| unsupported_type(f.name(), f.data_type()))?;
+            let kind = kind_for_schema(f.name(), f.data_type())?;
             Ok(ColState {
                 name: f.name().clone(),
                 kind,

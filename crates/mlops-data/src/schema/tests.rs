@@ -306,6 +306,24 @@ fn infer_all_null_and_all_nan_columns() {
 }
 
 #[test]
+fn null_typed_columns_become_nullable_floats() {
+    let b = batch(vec![
+        ("e", Arc::new(NullArray::new(3)) as ArrayRef),
+        ("x", f64s(vec![Some(1.0), Some(2.0), Some(3.0)])),
+    ]);
+    let inferred = TableSchema::infer(stream(vec![b.clone()]), &InferOptions::default()).unwrap();
+    assert_eq!(inferred.column("e").unwrap(), &ColumnSchema::float("e"));
+    assert!(
+        validate(&inferred, stream(vec![b.clone()]))
+            .unwrap()
+            .is_valid()
+    );
+    let from = TableSchema::from_arrow(&b.schema()).unwrap();
+    assert_eq!(from.column("e").unwrap().kind, ColumnKind::Float);
+    assert!(validate_batch(&from, &b, 0).is_valid());
+}
+
+#[test]
 fn infer_errors() {
     let empty = batch(vec![("a", f64s(vec![]))]);
     assert!(matches!(
