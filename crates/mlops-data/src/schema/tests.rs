@@ -748,6 +748,42 @@ fn merged_batch_reports_equal_stream_report() {
 }
 
 #[test]
+fn sliced_batches_report_global_rows() {
+    let n = 40;
+    let vals: Vec<Option<f64>> = (0..n)
+        .map(|k| match k % 7 {
+            0 => None,
+            3 => Some(f64::NAN),
+            _ => Some(k as f64),
+        })
+        .collect();
+    let cats: Vec<Option<&str>> = (0..n)
+        .map(|k| Some(if k % 5 == 4 { "new" } else { "old" }))
+        .collect();
+    let whole = batch(vec![("x", f64s(vals)), ("c", dict(cats))]);
+    let s = TableSchema::new()
+        .with(ColumnSchema::float("x").range(0.0, 30.0).not_null())
+        .with(ColumnSchema::categorical("c").categories(["old"]));
+    let expected = validate_batch(&s, &whole, 0);
+    for points in [vec![1, 2, 3], vec![13, 14, 29], vec![39]] {
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for &p in points.iter().chain(std::iter::once(&n)) {
+            parts.push(whole.slice(start, p - start));
+            start = p;
+        }
+        assert_eq!(validate(&s, stream(parts)).unwrap(), expected);
+    }
+    let nulls = expected.for_column("x").next().unwrap();
+    assert_eq!(
+        (nulls.count, nulls.example_rows.clone()),
+        (6, vec![0, 7, 14, 21, 28])
+    );
+    let kinds: Vec<u8> = expected.violations.iter().map(|v| v.kind.rank()).collect();
+    assert_eq!(kinds, vec![3, 4, 5, 6]);
+}
+
+#[test]
 fn batch_schema_mismatch_is_an_error() {
     let a = batch(vec![("a", f64s(vec![Some(1.0)]))]);
     let b = batch(vec![("a", strs(vec![Some("x")]))]);
