@@ -5,7 +5,8 @@
 //! compression, the batch boundaries, the integer width or the string encoding (plain, large,
 //! view or dictionary), so the same rows read from CSV or Parquet, in one batch or in a thousand,
 //! give the same hash. Any changed value, null, column name, column type (after normalisation),
-//! column order or row order changes it.
+//! column order or row order changes it. Field nullability flags and schema or field metadata
+//! are not part of it (only whether each value is null is).
 //!
 //! [`file_hash`] is the plain sha256 of a file's bytes, for pinning an exact file.
 //!
@@ -27,8 +28,8 @@
 //!
 //! # The algorithm (version 1), exactly
 //!
-//! All integers below are written as **8-byte little-endian unsigned (`u64 LE`)** unless said
-//! otherwise; `sha256(x)` is the 32-byte digest; `‖` is concatenation.
+//! Lengths, counts and row numbers below are written as **8-byte little-endian unsigned
+//! (`u64 LE`)**; `sha256(x)` is the 32-byte digest; `‖` is concatenation.
 //!
 //! **1. Type tag** of each column, from its Arrow type (ASCII):
 //!
