@@ -5,7 +5,8 @@
 //! compression, the batch boundaries, the integer width or the string encoding (plain, large,
 //! view or dictionary), so the same rows read from CSV or Parquet, in one batch or in a thousand,
 //! give the same hash. Any changed value, null, column name, column type (after normalisation),
-//! column order or row order changes it.
+//! column order or row order changes it. Field nullability flags and schema or field metadata
+//! are not part of it (only whether each value is null is).
 //!
 //! [`file_hash`] is the plain sha256 of a file's bytes, for pinning an exact file.
 //!
@@ -27,8 +28,8 @@
 //!
 //! # The algorithm (version 1), exactly
 //!
-//! All integers below are written as **8-byte little-endian unsigned (`u64 LE`)** unless said
-//! otherwise; `sha256(x)` is the 32-byte digest; `‖` is concatenation.
+//! Lengths, counts and row numbers below are written as **8-byte little-endian unsigned
+//! (`u64 LE`)**; `sha256(x)` is the 32-byte digest; `‖` is concatenation.
 //!
 //! **1. Type tag** of each column, from its Arrow type (ASCII):
 //!
@@ -40,6 +41,7 @@
 //! | `Float16` | `float16` | IEEE-754 binary16 bits, 2 bytes LE | `+0.0` |
 //! | `Boolean` | `bool` | 1 byte: `0x01` true, `0x00` false | `0x00` |
 //! | `Utf8`, `LargeUtf8`, `Utf8View`, `Dictionary(<any key>, <one of those>)` | `utf8` | `u64 LE` byte length ‖ the UTF-8 bytes | the empty string (`00×8`) |
+//! | `Null` (every row null; CSV inference gives it to an always-empty column) | `null` | nothing (0 bytes) | nothing |
 //!
 //! Floats are canonicalised before encoding: **every NaN becomes the canonical quiet NaN**
 //! (`0x7ff8000000000000`, `0x7fc00000`, `0x7e00`) and **`-0.0` becomes `+0.0`**, so values that
@@ -116,7 +118,11 @@ pub struct Fingerprint {
 
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({} rows × {} columns)", self.hash, self.rows, self.columns)
+        write!(
+            f,
+            "{} ({} rows × {} columns)",
+            self.hash, self.rows, self.columns
+        )
     }
 }
 
@@ -129,6 +135,7 @@ enum Tag {
     Float64,
     Bool,
     Utf8,
+    Null,
 }
 
 impl Tag {
@@ -146,6 +153,7 @@ impl Tag {
             DataType::Float32 => Self::Float32,
             DataType::Float64 => Self::Float64,
             DataType::Boolean => Self::Bool,
+            DataType::Null => Self::Null,
             dt if is_text(dt) || is_text_dictionary(dt) => Self::Utf8,
             _ => return None,
         })
@@ -159,6 +167,7 @@ impl Tag {
             Self::Float64 => "float64",
             Self::Bool => "bool",
             Self::Utf8 => "utf8",
+            Self::Null => "null",
         }
     }
 }
@@ -374,9 +383,10 @@ fn hash_column(
         }
         DataType::UInt64 => {
             if let Some(a) = array.as_primitive_opt::<UInt64Type>() {
-                let too_big = a.values().iter().enumerate().find(|(i, v)| {
-                    **v > i64::MAX as u64 && validity.is_none_or(|m| m.value(*i))
-                });
+                let too_big =
+                    a.values().iter().enumerate().find(|(i, v)| {
+                        **v > i64::MAX as u64 && validity.is_none_or(|m| m.value(*i))
+                    });
                 if let Some((i, v)) = too_big {
                     return Err(Error::Unfingerprintable {
                         column: col.name.clone(),
@@ -413,6 +423,8 @@ fn hash_column(
             |v: F16| v.is_nan() || v.to_bits() == 0x8000,
             |v: F16| canonical_f16(v).to_le_bytes(),
         ),
+        // Every row is null (recorded in the nulls digest above); values encode to nothing.
+        DataType::Null => {}
         DataType::Boolean => {
             if let Some(a) = array.as_boolean_opt() {
                 for start in (0..a.len()).step_by(CHUNK) {
@@ -496,7 +508,9 @@ fn ints<T: ArrowPrimitiveType>(
     };
     let values: &[T::Native] = a.values();
     for (chunk_no, chunk) in values.chunks(CHUNK).enumerate() {
-        encode_chunk(scratch, chunk, chunk_no * CHUNK, validity, |v| widen(v).to_le_bytes());
+        encode_chunk(scratch, chunk, chunk_no * CHUNK, validity, |v| {
+            widen(v).to_le_bytes()
+        });
         h.update(scratch);
     }
 }
@@ -524,11 +538,12 @@ fn fixed<T: ArrowPrimitiveType, const W: usize>(
     for (chunk_no, chunk) in values.chunks(CHUNK).enumerate() {
         let base = chunk_no * CHUNK;
         let clean = validity.is_none() && !chunk.iter().any(|v| needs_fix(*v));
-        if direct && clean {
-            if let Some(bytes) = raw.get(base * W..(base + chunk.len()) * W) {
-                h.update(bytes);
-                continue;
-            }
+        if direct
+            && clean
+            && let Some(bytes) = raw.get(base * W..(base + chunk.len()) * W)
+        {
+            h.update(bytes);
+            continue;
         }
         encode_chunk(scratch, chunk, base, validity, &encode);
         h.update(scratch);

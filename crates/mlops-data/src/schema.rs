@@ -40,6 +40,10 @@
 //! checked against the range as `f64`); the reverse (float data for an `Integer` column) is a
 //! [`ViolationKind::TypeMismatch`]. An all-null column of Arrow type `Null` is accepted for any kind
 //! (its rows are then checked for nullability only). Any other type is a type mismatch.
+//!
+//! [`TableSchema::from_arrow`] and [`TableSchema::infer`] turn a `Null`-typed column (what CSV
+//! type inference gives a column that is always empty) into a nullable `Float` column with no
+//! constraint: nothing is known about its values, and numbers are the common case for features.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -318,8 +322,7 @@ impl TableSchema {
             .fields()
             .iter()
             .map(|f| {
-                let kind = ColumnKind::of(f.data_type())
-                    .ok_or_else(|| unsupported_type(f.name(), f.data_type()))?;
+                let kind = kind_for_schema(f.name(), f.data_type())?;
                 Ok(ColumnSchema::new(f.name().clone(), kind)
                     .nullable(f.is_nullable())
                     .allow_non_finite(true))
@@ -385,6 +388,14 @@ impl TableSchema {
     }
 }
 
+/// The kind a schema built from Arrow types records: [`ColumnKind::of`], with `Null` as `Float`.
+pub(crate) fn kind_for_schema(column: &str, data_type: &DataType) -> Result<ColumnKind> {
+    match data_type {
+        DataType::Null => Ok(ColumnKind::Float),
+        dt => ColumnKind::of(dt).ok_or_else(|| unsupported_type(column, dt)),
+    }
+}
+
 pub(crate) fn unsupported_type(column: &str, found: &DataType) -> Error {
     Error::TypeMismatch {
         column: column.to_owned(),
@@ -397,8 +408,7 @@ pub(crate) fn unsupported_type(column: &str, found: &DataType) -> Error {
 /// metadata may differ: readers often mark a batch's fields nullable only when it holds a null).
 pub(crate) fn same_layout(a: &Schema, b: &Schema) -> bool {
     a.fields().len() == b.fields().len()
-        && a
-            .fields()
+        && a.fields()
             .iter()
             .zip(b.fields())
             .all(|(x, y)| x.name() == y.name() && x.data_type() == y.data_type())

@@ -13,7 +13,10 @@ use arrow_schema::DataType;
 
 /// True for the text types a categorical column may hold directly or as dictionary values.
 pub(crate) fn is_text(dt: &DataType) -> bool {
-    matches!(dt, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+    matches!(
+        dt,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
 }
 
 /// True for `Dictionary(_, text)`.
@@ -115,10 +118,10 @@ impl<'a> TextColumn<'a> {
         if i >= self.len {
             return None;
         }
-        if let Some(v) = &self.validity {
-            if !v.value(i) {
-                return None;
-            }
+        if let Some(v) = &self.validity
+            && !v.value(i)
+        {
+            return None;
         }
         let idx = match &self.keys {
             None => i,
@@ -163,7 +166,10 @@ pub(crate) fn for_each_f64(array: &dyn Array, mut f: impl FnMut(usize, f64)) -> 
         DataType::UInt16 => visit!(UInt16Type, |v: u16| f64::from(v)),
         DataType::UInt32 => visit!(UInt32Type, |v: u32| f64::from(v)),
         DataType::UInt64 => visit!(UInt64Type, |v: u64| v as f64),
-        DataType::Float16 => visit!(Float16Type, |v: <Float16Type as arrow_array::ArrowPrimitiveType>::Native| v.to_f64()),
+        DataType::Float16 => visit!(
+            Float16Type,
+            |v: <Float16Type as arrow_array::ArrowPrimitiveType>::Native| v.to_f64()
+        ),
         DataType::Float32 => visit!(Float32Type, |v: f32| f64::from(v)),
         DataType::Float64 => visit!(Float64Type, |v: f64| v),
         _ => false,

@@ -6,7 +6,9 @@ use arrow_array::Array;
 use serde::{Deserialize, Serialize};
 
 use super::access::{TextColumn, for_each_f64};
-use super::{same_layout, ColumnKind, ColumnSchema, Range, TableSchema, column_at, unsupported_type};
+use super::{
+    ColumnKind, ColumnSchema, Range, TableSchema, column_at, kind_for_schema, same_layout,
+};
 use crate::{BatchStream, Error, Result};
 
 /// Options for [`TableSchema::infer`].
@@ -72,14 +74,14 @@ impl ColState {
                     return;
                 };
                 for i in 0..text.len() {
-                    if let Some(s) = text.get(i) {
-                        if !cats.contains(s) {
-                            if cats.len() >= max_categories {
-                                self.categories = None;
-                                return;
-                            }
-                            cats.insert(s.to_owned());
+                    if let Some(s) = text.get(i)
+                        && !cats.contains(s)
+                    {
+                        if cats.len() >= max_categories {
+                            self.categories = None;
+                            return;
                         }
+                        cats.insert(s.to_owned());
                     }
                 }
             }
@@ -111,8 +113,7 @@ pub(super) fn infer(stream: BatchStream, options: &InferOptions) -> Result<Table
         .fields()
         .iter()
         .map(|f| {
-            let kind = ColumnKind::of(f.data_type())
-                .ok_or_else(|| unsupported_type(f.name(), f.data_type()))?;
+            let kind = kind_for_schema(f.name(), f.data_type())?;
             Ok(ColState {
                 name: f.name().clone(),
                 kind,

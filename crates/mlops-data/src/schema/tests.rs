@@ -93,7 +93,11 @@ fn only(report: &ValidationReport) -> &Violation {
 #[test]
 fn json_round_trip_and_defaults() {
     let schema = TableSchema::new()
-        .with(ColumnSchema::float("age").range(0.0, f64::INFINITY).not_null())
+        .with(
+            ColumnSchema::float("age")
+                .range(0.0, f64::INFINITY)
+                .not_null(),
+        )
         .with(ColumnSchema::integer("n").range(-1.0, 1.0))
         .with(ColumnSchema::boolean("flag"))
         .with(ColumnSchema::categorical("plan").categories(["pro", "basic"]))
@@ -110,7 +114,9 @@ fn json_round_trip_and_defaults() {
     assert!(minimal.allow_extra_columns);
     let c = minimal.column("a").unwrap();
     assert!(c.nullable && !c.allow_non_finite && c.range.is_none() && c.categories.is_none());
-    assert!(serde_json::from_str::<TableSchema>(r#"{"columns":[{"name":"a","kind":"text"}]}"#).is_err());
+    assert!(
+        serde_json::from_str::<TableSchema>(r#"{"columns":[{"name":"a","kind":"text"}]}"#).is_err()
+    );
 }
 
 #[test]
@@ -148,11 +154,25 @@ fn from_arrow_maps_types() {
     use ColumnKind::*;
     assert_eq!(
         kinds,
-        vec![Float, Float, Integer, Integer, Boolean, Categorical, Categorical, Categorical, Categorical]
+        vec![
+            Float,
+            Float,
+            Integer,
+            Integer,
+            Boolean,
+            Categorical,
+            Categorical,
+            Categorical,
+            Categorical
+        ]
     );
     assert!(!t.column("f32").unwrap().nullable);
     assert!(t.column("f16").unwrap().nullable);
-    assert!(t.columns.iter().all(|c| c.allow_non_finite && c.range.is_none()));
+    assert!(
+        t.columns
+            .iter()
+            .all(|c| c.allow_non_finite && c.range.is_none())
+    );
 
     let bad = Schema::new(vec![
         Field::new("ok", DataType::Int32, true),
@@ -174,13 +194,28 @@ fn check_rejects_bad_schemas() {
         .with(ColumnSchema::integer("a"));
     assert!(matches!(dup.check(), Err(Error::DuplicateColumn { column }) if column == "a"));
     let inverted = TableSchema::new().with(ColumnSchema::float("a").range(2.0, 1.0));
-    assert!(matches!(inverted.check(), Err(Error::InvalidParam { param: "range", .. })));
+    assert!(matches!(
+        inverted.check(),
+        Err(Error::InvalidParam { param: "range", .. })
+    ));
     let nan = TableSchema::new().with(ColumnSchema::float("a").range(f64::NAN, 1.0));
-    assert!(matches!(nan.check(), Err(Error::InvalidParam { param: "range", .. })));
+    assert!(matches!(
+        nan.check(),
+        Err(Error::InvalidParam { param: "range", .. })
+    ));
     let range_on_text = TableSchema::new().with(ColumnSchema::categorical("a").range(0.0, 1.0));
-    assert!(matches!(range_on_text.check(), Err(Error::InvalidParam { param: "range", .. })));
+    assert!(matches!(
+        range_on_text.check(),
+        Err(Error::InvalidParam { param: "range", .. })
+    ));
     let cats_on_float = TableSchema::new().with(ColumnSchema::float("a").categories(["x"]));
-    assert!(matches!(cats_on_float.check(), Err(Error::InvalidParam { param: "categories", .. })));
+    assert!(matches!(
+        cats_on_float.check(),
+        Err(Error::InvalidParam {
+            param: "categories",
+            ..
+        })
+    ));
     // validate refuses an invalid schema with an error, not a report.
     let b = batch(vec![("a", f64s(vec![Some(1.0)]))]);
     assert!(validate(&dup, stream(vec![b])).is_err());
@@ -217,7 +252,10 @@ fn infer_records_what_it_sees() {
 fn infer_without_nulls_or_non_finite() {
     let b = batch(vec![
         ("x", Arc::new(Int8Array::from(vec![3, -1])) as ArrayRef),
-        ("y", Arc::new(Float32Array::from(vec![0.5, 1.5])) as ArrayRef),
+        (
+            "y",
+            Arc::new(Float32Array::from(vec![0.5, 1.5])) as ArrayRef,
+        ),
     ]);
     let s = TableSchema::infer(stream(vec![b]), &InferOptions::default()).unwrap();
     let x = s.column("x").unwrap();
@@ -231,10 +269,23 @@ fn infer_category_cap() {
     let values: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
     let refs: Vec<Option<&str>> = values.iter().map(|s| Some(s.as_str())).collect();
     let b = batch(vec![("c", strs(refs))]);
-    let at_cap = TableSchema::infer(stream(vec![b.clone()]), &InferOptions::default().max_categories(10))
-        .unwrap();
-    assert_eq!(at_cap.column("c").unwrap().categories.as_ref().unwrap().len(), 10);
-    let over = TableSchema::infer(stream(vec![b]), &InferOptions::default().max_categories(9)).unwrap();
+    let at_cap = TableSchema::infer(
+        stream(vec![b.clone()]),
+        &InferOptions::default().max_categories(10),
+    )
+    .unwrap();
+    assert_eq!(
+        at_cap
+            .column("c")
+            .unwrap()
+            .categories
+            .as_ref()
+            .unwrap()
+            .len(),
+        10
+    );
+    let over =
+        TableSchema::infer(stream(vec![b]), &InferOptions::default().max_categories(9)).unwrap();
     assert!(over.column("c").unwrap().categories.is_none());
 }
 
@@ -247,8 +298,29 @@ fn infer_all_null_and_all_nan_columns() {
     let s = TableSchema::infer(stream(vec![b.clone()]), &InferOptions::default()).unwrap();
     let nan = s.column("nan").unwrap();
     assert!(nan.range.is_none() && nan.allow_non_finite && nan.nullable);
-    assert_eq!(s.column("txt").unwrap().categories, Some(Default::default()));
+    assert_eq!(
+        s.column("txt").unwrap().categories,
+        Some(Default::default())
+    );
     assert!(validate(&s, stream(vec![b])).unwrap().is_valid());
+}
+
+#[test]
+fn null_typed_columns_become_nullable_floats() {
+    let b = batch(vec![
+        ("e", Arc::new(NullArray::new(3)) as ArrayRef),
+        ("x", f64s(vec![Some(1.0), Some(2.0), Some(3.0)])),
+    ]);
+    let inferred = TableSchema::infer(stream(vec![b.clone()]), &InferOptions::default()).unwrap();
+    assert_eq!(inferred.column("e").unwrap(), &ColumnSchema::float("e"));
+    assert!(
+        validate(&inferred, stream(vec![b.clone()]))
+            .unwrap()
+            .is_valid()
+    );
+    let from = TableSchema::from_arrow(&b.schema()).unwrap();
+    assert_eq!(from.column("e").unwrap().kind, ColumnKind::Float);
+    assert!(validate_batch(&from, &b, 0).is_valid());
 }
 
 #[test]
@@ -277,7 +349,11 @@ fn infer_then_validate_is_clean_on_multi_batch_stream() {
     assert_eq!(report.rows, 6);
     // Also with a strict schema about extra columns: the inferred schema lists them all.
     let strict = s.clone().allow_extra_columns(false);
-    assert!(validate(&strict, stream(mixed_batches())).unwrap().is_valid());
+    assert!(
+        validate(&strict, stream(mixed_batches()))
+            .unwrap()
+            .is_valid()
+    );
 }
 
 proptest! {
@@ -335,7 +411,10 @@ fn violation_missing_column() {
 
 #[test]
 fn violation_unexpected_column_only_when_denied() {
-    let b = batch(vec![("extra", f64s(vec![Some(1.0)])), ("a", f64s(vec![Some(1.0)]))]);
+    let b = batch(vec![
+        ("extra", f64s(vec![Some(1.0)])),
+        ("a", f64s(vec![Some(1.0)])),
+    ]);
     let lenient = TableSchema::new().with(ColumnSchema::float("a"));
     assert!(validate_batch(&lenient, &b, 0).is_valid());
     let strict = lenient.allow_extra_columns(false);
@@ -359,7 +438,13 @@ fn violation_type_mismatch_and_int_for_float_rule() {
     let ok = TableSchema::new().with(ColumnSchema::float("i").range(0.0, 100.0));
     let r = validate_batch(&ok, &b, 0);
     let v = only(&r);
-    assert_eq!(v.kind, ViolationKind::OutOfRange { min: 0.0, max: 100.0 });
+    assert_eq!(
+        v.kind,
+        ViolationKind::OutOfRange {
+            min: 0.0,
+            max: 100.0
+        }
+    );
     assert_eq!(v.example_rows, vec![1]);
     // Float data where Integer is declared, text where Float is declared: mismatches.
     let bad = TableSchema::new()
@@ -370,14 +455,20 @@ fn violation_type_mismatch_and_int_for_float_rule() {
     assert_eq!(r.violations[0].column.as_deref(), Some("f"));
     assert_eq!(
         r.violations[0].kind,
-        ViolationKind::TypeMismatch { expected: ColumnKind::Integer, found: "Float64".into() }
+        ViolationKind::TypeMismatch {
+            expected: ColumnKind::Integer,
+            found: "Float64".into()
+        }
     );
     assert_eq!(r.violations[0].count, 1);
     assert!(r.violations[0].example_rows.is_empty());
     assert_eq!(r.violations[1].column.as_deref(), Some("s"));
     assert_eq!(
         r.violations[1].kind,
-        ViolationKind::TypeMismatch { expected: ColumnKind::Float, found: "Utf8".into() }
+        ViolationKind::TypeMismatch {
+            expected: ColumnKind::Float,
+            found: "Utf8".into()
+        }
     );
 }
 
@@ -385,7 +476,10 @@ fn violation_type_mismatch_and_int_for_float_rule() {
 fn violation_null_not_allowed_across_batches() {
     let s = TableSchema::new().with(ColumnSchema::float("a").not_null());
     let b1 = batch(vec![("a", f64s(vec![Some(1.0), None, Some(2.0)]))]);
-    let b2 = batch(vec![("a", f64s(vec![None, None, Some(3.0), None, None, None, None]))]);
+    let b2 = batch(vec![(
+        "a",
+        f64s(vec![None, None, Some(3.0), None, None, None, None]),
+    )]);
     let r = validate(&s, stream(vec![b1, b2])).unwrap();
     let v = only(&r);
     assert_eq!(v.column.as_deref(), Some("a"));
@@ -399,7 +493,13 @@ fn violation_null_not_allowed_across_batches() {
 fn violation_non_finite() {
     let b = batch(vec![(
         "a",
-        f64s(vec![Some(1.0), Some(f64::NAN), None, Some(f64::INFINITY), Some(f64::NEG_INFINITY)]),
+        f64s(vec![
+            Some(1.0),
+            Some(f64::NAN),
+            None,
+            Some(f64::INFINITY),
+            Some(f64::NEG_INFINITY),
+        ]),
     )]);
     let s = TableSchema::new().with(ColumnSchema::float("a").range(0.0, 10.0));
     let r = validate_batch(&s, &b, 100);
@@ -408,7 +508,11 @@ fn violation_non_finite() {
     assert_eq!(v.count, 3);
     assert_eq!(v.example_rows, vec![101, 103, 104]);
     // Allowed non-finite values are neither reported nor range-checked.
-    let allowed = TableSchema::new().with(ColumnSchema::float("a").range(0.0, 10.0).allow_non_finite(true));
+    let allowed = TableSchema::new().with(
+        ColumnSchema::float("a")
+            .range(0.0, 10.0)
+            .allow_non_finite(true),
+    );
     assert!(validate_batch(&allowed, &b, 0).is_valid());
 }
 
@@ -419,11 +523,20 @@ fn violation_out_of_range() {
     let r = validate_batch(&s, &batch(vec![("a", f64s(vals))]), 0);
     let v = only(&r);
     assert_eq!(v.column.as_deref(), Some("a"));
-    assert_eq!(v.kind, ViolationKind::OutOfRange { min: 3.0, max: 10.0 });
+    assert_eq!(
+        v.kind,
+        ViolationKind::OutOfRange {
+            min: 3.0,
+            max: 10.0
+        }
+    );
     assert_eq!(v.count, 3 + 9); // 0,1,2 and 11..=19; bounds are inclusive
     assert_eq!(v.example_rows, vec![0, 1, 2, 11, 12]);
     // Unsigned 64-bit data against an integer range.
-    let u = batch(vec![("u", Arc::new(UInt64Array::from(vec![5, u64::MAX])) as ArrayRef)]);
+    let u = batch(vec![(
+        "u",
+        Arc::new(UInt64Array::from(vec![5, u64::MAX])) as ArrayRef,
+    )]);
     let s = TableSchema::new().with(ColumnSchema::integer("u").range(0.0, 10.0));
     let r = validate_batch(&s, &u, 0);
     assert_eq!(only(&r).example_rows, vec![1]);
@@ -435,10 +548,29 @@ fn violation_unseen_category_plain_and_dictionary() {
         .with(ColumnSchema::categorical("plan").categories(["basic", "pro"]))
         .with(ColumnSchema::categorical("region").categories(["eu"]));
     let plan = vec![
-        Some("basic"), Some("x1"), None, Some("x2"), Some("x1"), Some("x3"), Some("x4"),
-        Some("x5"), Some("x6"), Some("pro"),
+        Some("basic"),
+        Some("x1"),
+        None,
+        Some("x2"),
+        Some("x1"),
+        Some("x3"),
+        Some("x4"),
+        Some("x5"),
+        Some("x6"),
+        Some("pro"),
     ];
-    let region = vec![Some("eu"), Some("us"), Some("us"), None, Some("eu"), None, None, None, None, None];
+    let region = vec![
+        Some("eu"),
+        Some("us"),
+        Some("us"),
+        None,
+        Some("eu"),
+        None,
+        None,
+        None,
+        None,
+        None,
+    ];
     let b = batch(vec![("plan", strs(plan)), ("region", dict(region))]);
     let r = validate_batch(&s, &b, 0);
     assert_eq!(r.violations.len(), 2, "{r}");
@@ -447,14 +579,25 @@ fn violation_unseen_category_plain_and_dictionary() {
     assert_eq!(
         p.kind,
         ViolationKind::UnseenCategory {
-            examples: vec!["x1".into(), "x2".into(), "x3".into(), "x4".into(), "x5".into()]
+            examples: vec![
+                "x1".into(),
+                "x2".into(),
+                "x3".into(),
+                "x4".into(),
+                "x5".into()
+            ]
         }
     );
     assert_eq!(p.count, 7);
     assert_eq!(p.example_rows, vec![1, 3, 4, 5, 6]);
     let g = &r.violations[1];
     assert_eq!(g.column.as_deref(), Some("region"));
-    assert_eq!(g.kind, ViolationKind::UnseenCategory { examples: vec!["us".into()] });
+    assert_eq!(
+        g.kind,
+        ViolationKind::UnseenCategory {
+            examples: vec!["us".into()]
+        }
+    );
     assert_eq!(g.count, 2);
     assert_eq!(g.example_rows, vec![1, 2]);
 }
@@ -471,8 +614,14 @@ fn violation_empty_table() {
     assert!(v.example_rows.is_empty());
     assert_eq!(r.rows, 0);
     // A stream with no batch at all is empty too.
-    let none = BatchStream::from_batches(Arc::new(Schema::new(vec![Field::new("a", DataType::Float64, true)])), vec![]);
-    assert_eq!(only(&validate(&s, none).unwrap()).kind, ViolationKind::EmptyTable);
+    let none = BatchStream::from_batches(
+        Arc::new(Schema::new(vec![Field::new("a", DataType::Float64, true)])),
+        vec![],
+    );
+    assert_eq!(
+        only(&validate(&s, none).unwrap()).kind,
+        ViolationKind::EmptyTable
+    );
 }
 
 // ---- other behaviour -----------------------------------------------------------------------
@@ -484,24 +633,47 @@ fn other_text_encodings_and_null_type() {
         .with(ColumnSchema::categorical("v").categories(["a"]))
         .with(ColumnSchema::float("nothing").not_null());
     let b = batch(vec![
-        ("l", Arc::new(LargeStringArray::from(vec!["a", "b"])) as ArrayRef),
-        ("v", Arc::new(StringViewArray::from(vec!["c", "a"])) as ArrayRef),
+        (
+            "l",
+            Arc::new(LargeStringArray::from(vec!["a", "b"])) as ArrayRef,
+        ),
+        (
+            "v",
+            Arc::new(StringViewArray::from(vec!["c", "a"])) as ArrayRef,
+        ),
         ("nothing", Arc::new(NullArray::new(2)) as ArrayRef),
     ]);
     let r = validate_batch(&s, &b, 0);
     let got: Vec<(&str, u64, Vec<u64>)> = r
         .violations
         .iter()
-        .map(|v| (v.column.as_deref().unwrap(), v.count, v.example_rows.clone()))
+        .map(|v| {
+            (
+                v.column.as_deref().unwrap(),
+                v.count,
+                v.example_rows.clone(),
+            )
+        })
         .collect();
-    assert_eq!(got, vec![("l", 1, vec![1]), ("v", 1, vec![0]), ("nothing", 2, vec![0, 1])]);
+    assert_eq!(
+        got,
+        vec![
+            ("l", 1, vec![1]),
+            ("v", 1, vec![0]),
+            ("nothing", 2, vec![0, 1])
+        ]
+    );
     assert_eq!(r.violations[2].kind, ViolationKind::NullNotAllowed);
 }
 
 #[test]
 fn deterministic_order_and_display() {
     let s = TableSchema::new()
-        .with(ColumnSchema::categorical("plan").categories(["a"]).not_null())
+        .with(
+            ColumnSchema::categorical("plan")
+                .categories(["a"])
+                .not_null(),
+        )
         .with(ColumnSchema::float("gone"))
         .with(ColumnSchema::float("x").range(0.0, 1.0).not_null())
         .allow_extra_columns(false);
@@ -511,8 +683,11 @@ fn deterministic_order_and_display() {
         ("plan", strs(vec![None, Some("b")])),
     ]);
     let r = validate_batch(&s, &b, 0);
-    let order: Vec<(Option<&str>, u8)> =
-        r.violations.iter().map(|v| (v.column.as_deref(), v.kind.rank())).collect();
+    let order: Vec<(Option<&str>, u8)> = r
+        .violations
+        .iter()
+        .map(|v| (v.column.as_deref(), v.kind.rank()))
+        .collect();
     assert_eq!(
         order,
         vec![
@@ -526,11 +701,18 @@ fn deterministic_order_and_display() {
     );
     let text = r.to_string();
     assert!(text.starts_with("2 rows checked: 6 violations"), "{text}");
-    assert!(text.contains("column \"x\": value outside [0, 1] in 1 row (row 0)"), "{text}");
+    assert!(
+        text.contains("column \"x\": value outside [0, 1] in 1 row (row 0)"),
+        "{text}"
+    );
     assert!(text.contains("column \"gone\": missing column"), "{text}");
     assert!(text.contains("unseen category (\"b\")"), "{text}");
     assert_eq!(
-        ValidationReport { rows: 1, violations: vec![] }.to_string(),
+        ValidationReport {
+            rows: 1,
+            violations: vec![]
+        }
+        .to_string(),
         "1 row checked: valid"
     );
     // JSON round trip of the report.
@@ -566,12 +748,51 @@ fn merged_batch_reports_equal_stream_report() {
 }
 
 #[test]
+fn sliced_batches_report_global_rows() {
+    let n = 40;
+    let vals: Vec<Option<f64>> = (0..n)
+        .map(|k| match k % 7 {
+            0 => None,
+            3 => Some(f64::NAN),
+            _ => Some(k as f64),
+        })
+        .collect();
+    let cats: Vec<Option<&str>> = (0..n)
+        .map(|k| Some(if k % 5 == 4 { "new" } else { "old" }))
+        .collect();
+    let whole = batch(vec![("x", f64s(vals)), ("c", dict(cats))]);
+    let s = TableSchema::new()
+        .with(ColumnSchema::float("x").range(0.0, 30.0).not_null())
+        .with(ColumnSchema::categorical("c").categories(["old"]));
+    let expected = validate_batch(&s, &whole, 0);
+    for points in [vec![1, 2, 3], vec![13, 14, 29], vec![39]] {
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for &p in points.iter().chain(std::iter::once(&n)) {
+            parts.push(whole.slice(start, p - start));
+            start = p;
+        }
+        assert_eq!(validate(&s, stream(parts)).unwrap(), expected);
+    }
+    let nulls = expected.for_column("x").next().unwrap();
+    assert_eq!(
+        (nulls.count, nulls.example_rows.clone()),
+        (6, vec![0, 7, 14, 21, 28])
+    );
+    let kinds: Vec<u8> = expected.violations.iter().map(|v| v.kind.rank()).collect();
+    assert_eq!(kinds, vec![3, 4, 5, 6]);
+}
+
+#[test]
 fn batch_schema_mismatch_is_an_error() {
     let a = batch(vec![("a", f64s(vec![Some(1.0)]))]);
     let b = batch(vec![("a", strs(vec![Some("x")]))]);
     let st = BatchStream::new(a.schema(), vec![Ok(a), Ok(b)].into_iter());
     let s = TableSchema::new().with(ColumnSchema::float("a"));
-    assert!(matches!(validate(&s, st), Err(Error::SchemaMismatch { .. })));
+    assert!(matches!(
+        validate(&s, st),
+        Err(Error::SchemaMismatch { .. })
+    ));
 }
 
 #[test]

@@ -8,7 +8,9 @@ use arrow_schema::{DataType, Schema};
 use serde::{Deserialize, Serialize};
 
 use super::access::{TextColumn, for_each_f64, logical_validity};
-use super::{same_layout, ColumnKind, ColumnSchema, TableSchema, batch_rows, column_at, lossless_f64};
+use super::{
+    ColumnKind, ColumnSchema, TableSchema, batch_rows, column_at, lossless_f64, same_layout,
+};
 use crate::{BatchStream, Error, Result};
 
 /// The most example rows (and example values) a [`Violation`] keeps.
@@ -63,7 +65,10 @@ impl ViolationKind {
     pub fn is_structural(&self) -> bool {
         matches!(
             self,
-            Self::EmptyTable | Self::MissingColumn | Self::TypeMismatch { .. } | Self::UnexpectedColumn
+            Self::EmptyTable
+                | Self::MissingColumn
+                | Self::TypeMismatch { .. }
+                | Self::UnexpectedColumn
         )
     }
 
@@ -304,12 +309,12 @@ struct ColumnCheck<'s> {
 impl ColumnCheck<'_> {
     fn check(&mut self, array: &dyn Array, offset: u64) {
         let col = self.column;
-        if !col.nullable {
-            if let Some(validity) = logical_validity(array) {
-                for (i, valid) in validity.values().iter().enumerate() {
-                    if !valid {
-                        self.nulls.add(offset + i as u64);
-                    }
+        if !col.nullable
+            && let Some(validity) = logical_validity(array)
+        {
+            for (i, valid) in validity.values().iter().enumerate() {
+                if !valid {
+                    self.nulls.add(offset + i as u64);
                 }
             }
         }
@@ -329,10 +334,10 @@ impl ColumnCheck<'_> {
                         if !allow_non_finite {
                             non_finite.add(offset + i as u64);
                         }
-                    } else if let Some(r) = &range {
-                        if !r.contains(v) {
-                            out_of_range.add(offset + i as u64);
-                        }
+                    } else if let Some(r) = &range
+                        && !r.contains(v)
+                    {
+                        out_of_range.add(offset + i as u64);
                     }
                 });
             }
@@ -345,14 +350,14 @@ impl ColumnCheck<'_> {
                     return;
                 };
                 for i in 0..text.len() {
-                    if let Some(s) = text.get(i) {
-                        if !categories.contains(s) {
-                            self.unseen.add(offset + i as u64);
-                            if self.unseen_examples.len() < MAX_EXAMPLES
-                                && !self.unseen_examples.iter().any(|e| e == s)
-                            {
-                                self.unseen_examples.push(s.to_owned());
-                            }
+                    if let Some(s) = text.get(i)
+                        && !categories.contains(s)
+                    {
+                        self.unseen.add(offset + i as u64);
+                        if self.unseen_examples.len() < MAX_EXAMPLES
+                            && !self.unseen_examples.iter().any(|e| e == s)
+                        {
+                            self.unseen_examples.push(s.to_owned());
                         }
                     }
                 }
@@ -528,7 +533,11 @@ pub fn validate(schema: &TableSchema, stream: BatchStream) -> Result<ValidationR
 /// total has rows).
 ///
 /// The schema is assumed valid: call [`TableSchema::check`] once when loading it.
-pub fn validate_batch(schema: &TableSchema, batch: &RecordBatch, row_offset: u64) -> ValidationReport {
+pub fn validate_batch(
+    schema: &TableSchema,
+    batch: &RecordBatch,
+    row_offset: u64,
+) -> ValidationReport {
     let mut validator = Validator::new(schema, batch.schema_ref(), row_offset);
     validator.push(batch);
     validator.finish()
