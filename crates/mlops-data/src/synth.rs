@@ -1798,6 +1798,24 @@ mod tests {
     }
 
     #[test]
+    fn stratified_split_of_generated_labels() {
+        use crate::split::{SplitRatios, label_values_from_stream, train_val_test_split};
+        let g = generator(5_000, 13, DriftSpec::default());
+        let labels = label_values_from_stream(g.batches(999).unwrap(), LABEL_COLUMN).unwrap();
+        assert_eq!(labels.len(), 5_000);
+        let r = SplitRatios::new(0.7, 0.15, 0.15).unwrap();
+        let s = train_val_test_split(labels.len(), &r, 1, Some(&labels[..])).unwrap();
+        let positives = labels.iter().filter(|l| *l == POSITIVE_LABEL).count() as f64;
+        for (part, share) in [(&s.train, 0.7), (&s.validation, 0.15), (&s.test, 0.15)] {
+            let got = part
+                .iter()
+                .filter(|&&i| labels[i] == POSITIVE_LABEL)
+                .count() as f64;
+            assert!((got - positives * share).abs() <= 1.0);
+        }
+    }
+
+    #[test]
     fn config_serde_and_thread_safety() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<ChurnGenerator>();
