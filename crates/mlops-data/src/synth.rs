@@ -538,7 +538,7 @@ impl Compiled {
         let mut shift = [None; N_NUM];
         for s in &config.drift.covariate_shift {
             let i = numeric_index(&s.column)?;
-            if !(s.shift_std.abs() <= MAX_SHIFT) {
+            if s.shift_std.is_nan() || s.shift_std.abs() > MAX_SHIFT {
                 return Err(Error::InvalidParam {
                     param: "drift.covariate_shift.shift_std",
                     reason: format!(
@@ -1642,6 +1642,13 @@ mod tests {
         ));
         assert!(matches!(
             err(cfg(shift("age", f64::INFINITY, 1.0))),
+            Error::InvalidParam {
+                param: "drift.covariate_shift.shift_std",
+                ..
+            }
+        ));
+        assert!(matches!(
+            err(cfg(shift("age", f64::NAN, 1.0))),
             Error::InvalidParam {
                 param: "drift.covariate_shift.shift_std",
                 ..
