@@ -195,10 +195,7 @@ mod tests {
     #[test]
     fn hex_round_trip_and_errors() {
         let h = hash_bytes(b"x");
-        assert_eq!(
-            ContentHash::from_hex(&h.to_hex().to_uppercase()).unwrap(),
-            h
-        );
+        assert_eq!(ContentHash::from_hex(&h.to_hex().to_uppercase()).unwrap(), h);
         assert!(matches!(
             ContentHash::from_hex("abc"),
             Err(Error::InvalidHash { .. })

@@ -52,9 +52,7 @@ impl Name {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         {
-            return Err(err(
-                "only ASCII letters, digits, '-', '_' and '.' are allowed",
-            ));
+            return Err(err("only ASCII letters, digits, '-', '_' and '.' are allowed"));
         }
         if !s.as_bytes()[0].is_ascii_alphanumeric() {
             return Err(err("must start with a letter or digit"));
@@ -113,8 +111,8 @@ mod tests {
     #[test]
     fn rejects_each_bad_kind() {
         for bad in [
-            "", ".", "..", "../x", "a/b", "a\\b", "a\0b", "a\nb", "-lead", ".hidden", "sp ace",
-            "é", "x..y",
+            "", ".", "..", "../x", "a/b", "a\\b", "a\0b", "a\nb", "-lead", ".hidden", "sp ace", "é",
+            "x..y",
         ] {
             assert!(
                 matches!(Name::new(bad), Err(Error::InvalidName { .. })),
