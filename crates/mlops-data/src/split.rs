@@ -832,6 +832,34 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn prop_splits_partition(
+            n in 1usize..300,
+            a in 0u32..100,
+            b in 0u32..100,
+            seed in proptest::prelude::any::<u64>(),
+            classes in 1u8..5,
+        ) {
+            let total = f64::from(a + b + 1);
+            let r = SplitRatios::new(f64::from(a) / total, f64::from(b) / total, 1.0 / total).unwrap();
+            let s = train_val_test_split::<&str>(n, &r, seed, None).unwrap();
+            assert_partition(&[&s.train, &s.validation, &s.test], n);
+            let labels: Vec<u8> = (0..n).map(|i| (i * 7 % 11) as u8 % classes).collect();
+            let s = train_val_test_split(n, &r, seed, Some(&labels[..])).unwrap();
+            assert_partition(&[&s.train, &s.validation, &s.test], n);
+            let k = 2 + n % 4;
+            if k <= n {
+                let folds = k_fold(n, k, seed).unwrap();
+                assert_partition(&folds.iter().map(|f| &f.test).collect::<Vec<_>>(), n);
+                if let Ok(folds) = stratified_k_fold(&labels, k, seed) {
+                    assert_partition(&folds.iter().map(|f| &f.test).collect::<Vec<_>>(), n);
+                }
+            }
+        }
+    }
+
     #[test]
     fn split_labels_from_batch_end_to_end() {
         let labels = ["a", "b"].repeat(10);

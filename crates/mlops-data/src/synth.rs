@@ -36,6 +36,7 @@
 use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
@@ -341,6 +342,9 @@ pub fn churn_schema() -> SchemaRef {
     Arc::clone(&SCHEMA)
 }
 
+/// Largest `|shift_std|` and `scale` a [`CovariateShift`] accepts (keeps every value finite).
+pub const MAX_SHIFT: f64 = 100.0;
+
 /// Shift of one numeric column: each value `x` becomes
 /// `center + scale · (x − center) + shift_std · spread`, where `center` and `spread` are the
 /// column's approximate undrifted mean and standard deviation; integer columns are then
@@ -353,9 +357,9 @@ pub fn churn_schema() -> SchemaRef {
 pub struct CovariateShift {
     /// A numeric column.
     pub column: String,
-    /// Shift of the mean, in units of the column's standard deviation.
+    /// Shift of the mean, in units of the column's standard deviation (within ±[`MAX_SHIFT`]).
     pub shift_std: f64,
-    /// Multiplier of the spread around the mean (1 = unchanged; must be > 0).
+    /// Multiplier of the spread around the mean (1 = unchanged; in `(0, MAX_SHIFT]`).
     pub scale: f64,
 }
 
@@ -423,9 +427,9 @@ impl ChurnConfig {
     /// Validates the configuration.
     ///
     /// # Errors
-    /// - [`Error::InvalidParam`] for a `null_rate` outside `[0, 1]`, a non-finite shift, a
-    ///   non-positive or non-finite scale, bad mix weights, a non-finite concept strength, or
-    ///   a column listed twice.
+    /// - [`Error::InvalidParam`] for a `null_rate` outside `[0, 1]`, a shift or scale outside
+    ///   the [`CovariateShift`] limits, bad mix weights, a non-finite concept strength, or a
+    ///   column listed twice.
     /// - [`Error::MissingColumn`] for a drift column that does not exist.
     /// - [`Error::TypeMismatch`] for a covariate shift of a categorical column or a category
     ///   mix / concept segment on a numeric column.
@@ -534,16 +538,22 @@ impl Compiled {
         let mut shift = [None; N_NUM];
         for s in &config.drift.covariate_shift {
             let i = numeric_index(&s.column)?;
-            if !s.shift_std.is_finite() {
+            if s.shift_std.is_nan() || s.shift_std.abs() > MAX_SHIFT {
                 return Err(Error::InvalidParam {
                     param: "drift.covariate_shift.shift_std",
-                    reason: format!("must be finite, got {} for {:?}", s.shift_std, s.column),
+                    reason: format!(
+                        "must be within ±{MAX_SHIFT}, got {} for {:?}",
+                        s.shift_std, s.column
+                    ),
                 });
             }
-            if !(s.scale.is_finite() && s.scale > 0.0) {
+            if !(s.scale > 0.0 && s.scale <= MAX_SHIFT) {
                 return Err(Error::InvalidParam {
                     param: "drift.covariate_shift.scale",
-                    reason: format!("must be finite and > 0, got {} for {:?}", s.scale, s.column),
+                    reason: format!(
+                        "must be in (0, {MAX_SHIFT}], got {} for {:?}",
+                        s.scale, s.column
+                    ),
                 });
             }
             if shift[i].replace((s.scale, s.shift_std)).is_some() {
@@ -1112,7 +1122,9 @@ fn temp_path(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "churn.parquet".to_string());
-    let tmp_name = format!(".{name}.tmp-{}", std::process::id());
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp_name = format!(".{name}.tmp-{}-{n}", std::process::id());
     match path.parent() {
         Some(dir) => dir.join(tmp_name),
         None => PathBuf::from(tmp_name),
@@ -1635,7 +1647,21 @@ mod tests {
                 ..
             }
         ));
-        for scale in [0.0, -1.0, f64::NAN] {
+        assert!(matches!(
+            err(cfg(shift("age", f64::NAN, 1.0))),
+            Error::InvalidParam {
+                param: "drift.covariate_shift.shift_std",
+                ..
+            }
+        ));
+        assert!(matches!(
+            err(cfg(shift("age", 101.0, 1.0))),
+            Error::InvalidParam {
+                param: "drift.covariate_shift.shift_std",
+                ..
+            }
+        ));
+        for scale in [0.0, -1.0, f64::NAN, 1e6] {
             assert!(matches!(
                 err(cfg(shift("age", 0.0, scale))),
                 Error::InvalidParam {
@@ -1779,6 +1805,24 @@ mod tests {
     }
 
     #[test]
+    fn stratified_split_of_generated_labels() {
+        use crate::split::{SplitRatios, label_values_from_stream, train_val_test_split};
+        let g = generator(5_000, 13, DriftSpec::default());
+        let labels = label_values_from_stream(g.batches(999).unwrap(), LABEL_COLUMN).unwrap();
+        assert_eq!(labels.len(), 5_000);
+        let r = SplitRatios::new(0.7, 0.15, 0.15).unwrap();
+        let s = train_val_test_split(labels.len(), &r, 1, Some(&labels[..])).unwrap();
+        let positives = labels.iter().filter(|l| *l == POSITIVE_LABEL).count() as f64;
+        for (part, share) in [(&s.train, 0.7), (&s.validation, 0.15), (&s.test, 0.15)] {
+            let got = part
+                .iter()
+                .filter(|&&i| labels[i] == POSITIVE_LABEL)
+                .count() as f64;
+            assert!((got - positives * share).abs() <= 1.0);
+        }
+    }
+
+    #[test]
     fn config_serde_and_thread_safety() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<ChurnGenerator>();
@@ -1806,6 +1850,39 @@ mod tests {
         let back: ChurnConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, cfg);
         assert!(back.check().is_ok());
+    }
+
+    /// Throughput measurement, run by hand in release mode:
+    /// `cargo test --release -p mlops-data --lib -- synth::tests::measure_throughput --ignored --nocapture`
+    /// (`CHURN_BENCH_ROWS` sets the row count, default 1 000 000). Prints rows/s and the peak RSS.
+    #[test]
+    #[ignore = "manual benchmark"]
+    fn measure_throughput() {
+        let rows = std::env::var("CHURN_BENCH_ROWS").map_or(1_000_000, |v| v.parse().unwrap());
+        let g = generator(rows, 1, DriftSpec::default());
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for b in g.batches(8192).unwrap() {
+            n += b.unwrap().num_rows();
+        }
+        let gen_s = t.elapsed().as_secs_f64();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bench.parquet");
+        let t = std::time::Instant::now();
+        g.write_parquet(&path, 8192).unwrap();
+        let write_s = t.elapsed().as_secs_f64();
+        let size = std::fs::metadata(&path).unwrap().len();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let hwm = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM"))
+            .unwrap_or("VmHWM: ?");
+        eprintln!(
+            "generate {n} rows: {gen_s:.2}s = {:.0} rows/s; write parquet: {write_s:.2}s = {:.0} rows/s, {:.1} MiB; {hwm}",
+            n as f64 / gen_s,
+            rows as f64 / write_s,
+            size as f64 / 1048576.0
+        );
     }
 
     /// Writes a calibration table for the Python checks (not part of the suite).
