@@ -57,6 +57,7 @@ mod gc;
 mod model;
 mod registry;
 mod state;
+mod tracking;
 mod verify;
 
 pub use error::{Error, Result};
@@ -69,4 +70,5 @@ pub use model::{
 };
 pub use object_store;
 pub use registry::{Registry, RegistryOptions};
+pub use tracking::{DatasetSnapshot, LineageReport, MAX_RUN_BYTES, RunRecord, RunSummary, Step};
 pub use verify::{Problem, VerifyReport};

@@ -11,7 +11,7 @@ use mlops_registry::object_store::path::Path;
 use mlops_registry::object_store::{ObjectStore, PutPayload};
 use mlops_registry::{
     Action, Error, Lineage, ModelMetadata, ModelQuery, Problem, Registry, RegistryOptions,
-    VersionRef,
+    RunRecord, Step, VersionRef,
 };
 
 /// A fresh store of each backend; the temp dir lives as long as the store is used.
@@ -880,8 +880,7 @@ fn flipped_blob_byte_is_named() {
             [Problem::BlobCorrupt {
                 hash: v1.blob,
                 actual: hash_bytes(&raw),
-                model: "m".parse().unwrap(),
-                version: 1
+                target: "model/m/1".into(),
             }]
         );
         // Re-registering the same content repairs the blob.
@@ -892,10 +891,13 @@ fn flipped_blob_byte_is_named() {
         assert!(
             matches!(reg.load("m", VersionRef::Number(2)), Err(Error::BlobMissing { hash }) if hash == v2.blob)
         );
-        assert!(matches!(
-            reg.verify().unwrap().problems[..],
-            [Problem::BlobMissing { version: 2, .. }]
-        ));
+        assert_eq!(
+            reg.verify().unwrap().problems,
+            [Problem::BlobMissing {
+                hash: v2.blob,
+                target: "model/m/2".into()
+            }]
+        );
     }
 }
 
@@ -1204,4 +1206,227 @@ fn gc_removes_local_staging_files() {
     assert_eq!((report.staged_deleted, report.bytes_freed), (1, 15));
     assert!(!staged.exists());
     assert!(reg.verify().unwrap().is_ok());
+}
+
+#[test]
+fn runs_are_logged_compared_and_verified() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "trainer");
+        let data = hash_bytes(b"dataset fingerprint");
+        let record = |auc: f64, loss: f64| {
+            RunRecord::new("churn")
+                .unwrap()
+                .with_param("depth", "3")
+                .with_metric("auc", auc)
+                .with_metric("loss", loss)
+                .with_steps(
+                    "loss",
+                    vec![
+                        Step {
+                            step: 0,
+                            value: 1.0,
+                        },
+                        Step {
+                            step: 1,
+                            value: loss,
+                        },
+                    ],
+                )
+                .with_environment("rustc", "1.95")
+                .with_code_version("git:abc")
+                .with_dataset(data)
+        };
+        let r1 = reg.log_run(&record(0.7, 0.4), "nightly").unwrap();
+        let r2 = reg.log_run(&record(0.9, 0.3), "nightly").unwrap();
+        let r3 = reg
+            .log_run(
+                &RunRecord::new("other").unwrap().with_metric("auc", 0.99),
+                "",
+            )
+            .unwrap();
+        assert_eq!(
+            (r1.run.as_str(), r2.run.as_str(), r3.run.as_str()),
+            ("run-1", "run-2", "run-3"),
+            "{backend}"
+        );
+        let (summary, back) = reg.get_run("run-2").unwrap();
+        assert_eq!(summary, r2);
+        assert_eq!(back, record(0.9, 0.3));
+        let ids = |runs: Vec<mlops_registry::RunSummary>| {
+            runs.into_iter()
+                .map(|r| r.run.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(reg.runs(None).unwrap()), ["run-1", "run-2", "run-3"]);
+        assert_eq!(ids(reg.runs(Some("churn")).unwrap()), ["run-1", "run-2"]);
+        assert_eq!(
+            ids(reg.compare_runs(Some("churn"), "auc", true).unwrap()),
+            ["run-2", "run-1"]
+        );
+        assert_eq!(
+            ids(reg.compare_runs(None, "auc", true).unwrap()),
+            ["run-3", "run-2", "run-1"]
+        );
+        assert_eq!(
+            ids(reg.compare_runs(None, "loss", false).unwrap()),
+            ["run-2", "run-1"]
+        );
+        assert!(matches!(
+            reg.get_run("run-9"),
+            Err(Error::RunNotFound { .. })
+        ));
+        assert!(matches!(
+            reg.get_run("../run-1"),
+            Err(Error::InvalidName { what: "run", .. })
+        ));
+        assert!(matches!(
+            reg.runs(Some("a/b")),
+            Err(Error::InvalidName {
+                what: "experiment",
+                ..
+            })
+        ));
+        let bad = record(0.5, 0.5).with_steps(
+            "loss",
+            vec![Step {
+                step: 3,
+                value: f64::NAN,
+            }],
+        );
+        assert!(matches!(
+            reg.log_run(&bad, ""),
+            Err(Error::InvalidInput { .. })
+        ));
+        let events = reg.events().unwrap();
+        assert_eq!(events[1].target, "run/run-2");
+        assert!(
+            matches!(&events[1].action, Action::RunLogged { metrics, .. } if metrics["auc"] == 0.9)
+        );
+        // A damaged run record is named by verify and refused by get_run.
+        put_raw(&store, &blob_key(&r1.blob), b"{}".to_vec());
+        assert!(
+            matches!(reg.get_run("run-1"), Err(Error::BlobCorrupt { hash, .. }) if hash == r1.blob)
+        );
+        assert_eq!(reg.verify().unwrap().problems.len(), 1);
+        assert!(
+            matches!(&reg.verify().unwrap().problems[0], Problem::BlobCorrupt { target, .. } if target == "run/run-1")
+        );
+    }
+}
+
+#[test]
+fn dataset_snapshots_and_lineage() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        let file = b"x,y\n1,2\n3,4\n".to_vec();
+        let fp = hash_bytes(b"logical fingerprint of the table");
+        let snap = reg
+            .add_dataset(fp, Some("train"), &file[..], "training data")
+            .unwrap();
+        assert_eq!(
+            (snap.fingerprint, snap.blob, snap.size),
+            (fp, hash_bytes(&file), file.len() as u64),
+            "{backend}"
+        );
+        assert_eq!(snap.name.as_ref().map(|n| n.as_str()), Some("train"));
+        // Same content again: the same snapshot, no new event.
+        let seq = reg.head().unwrap().unwrap().seq;
+        assert_eq!(
+            reg.add_dataset(fp, Some("train"), &file[..], "again")
+                .unwrap(),
+            snap
+        );
+        assert_eq!(reg.refresh().unwrap().unwrap().seq, seq);
+        // Other content under the same fingerprint is a conflict.
+        assert!(matches!(
+            reg.add_dataset(fp, None, &b"other"[..], ""),
+            Err(Error::DatasetConflict { existing, .. }) if existing == snap.blob
+        ));
+        let mut out = Vec::new();
+        assert_eq!(reg.load_dataset_to(&fp, &mut out).unwrap(), snap);
+        assert_eq!(out, file);
+        let missing = hash_bytes(b"never stored");
+        assert!(matches!(
+            reg.dataset(&missing),
+            Err(Error::DatasetNotFound { .. })
+        ));
+        assert!(matches!(
+            reg.add_dataset(missing, Some("../x"), &b""[..], ""),
+            Err(Error::InvalidName {
+                what: "dataset",
+                ..
+            })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("eval.csv"), b"x,y\n5,6\n").unwrap();
+        let eval_fp = hash_bytes(b"eval.csv");
+        reg.add_dataset_file(eval_fp, None, dir.path().join("eval.csv"), "")
+            .unwrap();
+        assert_eq!(reg.datasets().unwrap().len(), 2);
+
+        // model version -> run -> dataset fingerprints -> stored snapshots
+        let run = reg
+            .log_run(
+                &RunRecord::new("churn")
+                    .unwrap()
+                    .with_metric("auc", 0.8)
+                    .with_dataset(fp),
+                "",
+            )
+            .unwrap();
+        let lineage = Lineage {
+            run_id: Some(run.run.clone()),
+            dataset_fingerprints: vec![eval_fp, missing],
+        };
+        reg.register(
+            "m",
+            b"model".to_vec(),
+            ModelMetadata::default().with_lineage(lineage),
+            "",
+        )
+        .unwrap();
+        let report = reg.lineage("m", VersionRef::Latest).unwrap();
+        assert_eq!(report.run.as_ref().map(|r| r.run.clone()), Some(run.run));
+        let mut expected = vec![fp, eval_fp, missing];
+        expected.sort();
+        assert_eq!(
+            report.datasets.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            expected
+        );
+        for (f, s) in &report.datasets {
+            assert_eq!(s.is_some(), *f != missing);
+        }
+        // A run id tracked elsewhere is not an error.
+        let elsewhere = Lineage {
+            run_id: Some("run-77".parse().unwrap()),
+            dataset_fingerprints: vec![],
+        };
+        reg.register(
+            "m",
+            b"model2".to_vec(),
+            ModelMetadata::default().with_lineage(elsewhere),
+            "",
+        )
+        .unwrap();
+        assert!(reg.lineage("m", VersionRef::Latest).unwrap().run.is_none());
+
+        // GC keeps run and dataset blobs; verify checks them.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let gc = reg.gc(std::time::Duration::ZERO).unwrap();
+        assert_eq!(
+            gc.blobs_deleted, 1,
+            "{backend}: only the conflicting upload is unreferenced: {gc:?}"
+        );
+        assert!(reg.verify().unwrap().is_ok());
+        delete_raw(&store, &blob_key(&snap.blob));
+        assert_eq!(
+            reg.verify().unwrap().problems,
+            [Problem::BlobMissing {
+                hash: snap.blob,
+                target: format!("dataset/{fp}")
+            }]
+        );
+        let fresh = handle(&store, "bob");
+        assert_eq!(fresh.dataset(&fp).unwrap(), snap);
+    }
 }
