@@ -51,6 +51,7 @@
 #![warn(missing_docs)]
 
 mod blob;
+mod card;
 mod error;
 mod event;
 mod gc;
@@ -60,6 +61,7 @@ mod state;
 mod tracking;
 mod verify;
 
+pub use card::rfc3339_ms;
 pub use error::{Error, Result};
 pub use event::{Action, Event, LogHead, MAX_ACTOR_LEN, MAX_EVENT_BYTES, MAX_REASON_LEN};
 pub use gc::GcReport;

@@ -1012,6 +1012,22 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// A Markdown model card for one version: description, status, aliases, bundle hash,
+    /// metrics, parameters, tags, signature, lineage (run and dataset snapshots) and the
+    /// model's audit history. User text is escaped so it cannot change the card's structure.
+    pub fn model_card(&self, model: &str, which: VersionRef<'_>) -> Result<String> {
+        let lineage = self.lineage(model, which)?;
+        let prefix = format!("model/{}/", lineage.version.model);
+        let history: Vec<Event> = self
+            .events()?
+            .into_iter()
+            .filter(|e| e.target.starts_with(&prefix))
+            .collect();
+        Ok(crate::card::render(&lineage, &history))
+    }
+}
+
 /// Lists `events/`: sorted sequence numbers, and keys that are not event keys.
 pub(crate) async fn list_events(store: &dyn ObjectStore) -> Result<(Vec<u64>, Vec<String>)> {
     let prefix = Path::from("events");

@@ -1430,3 +1430,60 @@ fn dataset_snapshots_and_lineage() {
         assert_eq!(fresh.dataset(&fp).unwrap(), snap);
     }
 }
+
+#[test]
+fn model_card_summarises_a_version() {
+    let reg = Registry::in_memory().unwrap();
+    let fp = hash_bytes(b"train");
+    reg.add_dataset(fp, Some("train"), &b"a,b\n1,2\n"[..], "")
+        .unwrap();
+    let run = reg
+        .log_run(
+            &RunRecord::new("churn")
+                .unwrap()
+                .with_metric("auc", 0.9)
+                .with_dataset(fp),
+            "",
+        )
+        .unwrap();
+    let meta = ModelMetadata::default()
+        .with_description("Churn | model\n# not a heading")
+        .with_metric("auc", 0.9)
+        .with_param("depth", "3")
+        .with_tag("team", "growth")
+        .unwrap()
+        .with_signature(serde_json::json!({"x": "f64"}))
+        .with_lineage(Lineage {
+            run_id: Some(run.run),
+            dataset_fingerprints: vec![],
+        });
+    reg.register("churn", b"m1".to_vec(), meta, "first fit")
+        .unwrap();
+    reg.set_alias("churn", "champion", 1, None, "promote")
+        .unwrap();
+    let card = reg
+        .model_card("churn", VersionRef::Alias("champion"))
+        .unwrap();
+    for needle in [
+        "# Model card: churn version 1",
+        "Churn \\| model \\# not a heading",
+        "| Status | live |",
+        "| Aliases | champion |",
+        "| auc | 0.9 |",
+        "| depth | 3 |",
+        "| team | growth |",
+        "\"x\": \"f64\"",
+        "- Run run-1 (experiment churn",
+        &format!("- Dataset `{fp}` (train): snapshot stored, 8 bytes"),
+        "| registered version 1 |",
+        "| set champion to 1 | promote |",
+    ] {
+        assert!(card.contains(needle), "missing {needle:?} in\n{card}");
+    }
+    // Deterministic for the same log.
+    assert_eq!(
+        card,
+        reg.model_card("churn", VersionRef::Number(1)).unwrap()
+    );
+    assert!(card.lines().filter(|l| l.starts_with("# ")).count() == 1);
+}
