@@ -41,8 +41,10 @@
 //!
 //! ## Known limits
 //!
-//! - If a store write fails in a way that hides whether it happened (a timeout after S3 stored
-//!   the event), the retry appends a second event: a `register` can then produce two versions.
+//! - When a store client retries an event write whose response was lost, the "already exists"
+//!   it then gets is recognised (the slot holds this call's exact bytes) and the write counts
+//!   once. But if the store returns an error that hides whether the write happened, the caller
+//!   gets that error, and calling again can add a second version.
 //! - Each call re-reads the events appended since the previous call (one `GET` when nothing
 //!   changed); a fresh handle reads the whole log (no snapshots yet).
 //! - S3's copy is limited to 5 GiB, which bounds artifacts registered from a reader there.

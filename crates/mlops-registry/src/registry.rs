@@ -17,7 +17,7 @@ use crate::blob;
 use crate::error::{Error, Result, name};
 use crate::event::{self, Action, Event, LogHead, MAX_EVENT_BYTES, event_key, parse_event_key};
 use crate::model::{ModelMetadata, ModelQuery, ModelVersion, VersionRef};
-use crate::state::{State, aliases_of, check_live, run_id};
+use crate::state::{self, State, aliases_of, check_live, run_id};
 use crate::tracking::{DatasetSnapshot, LineageReport, MAX_RUN_BYTES, RunRecord, RunSummary};
 use crate::verify::{self, VerifyReport};
 
@@ -333,6 +333,13 @@ impl Registry {
                     object_store::Error::AlreadyExists { .. }
                     | object_store::Error::Precondition { .. },
                 ) => {
+                    // The slot may hold our own event: a client that retries a request whose
+                    // response was lost gets "already exists" for its own successful write.
+                    self.sync(&mut st).await?;
+                    if st.hashes.get(state::index(ev.seq)) == Some(&hash) {
+                        tracing::debug!(seq = ev.seq, "event found already written by this call");
+                        return Ok(ev);
+                    }
                     attempts += 1;
                     if attempts >= self.opts.max_attempts {
                         return Err(Error::Contention { attempts });
