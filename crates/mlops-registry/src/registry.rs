@@ -101,11 +101,13 @@ impl RegistryOptions {
 /// number of handles, in this process or in others, may write one store at once.
 ///
 /// Layout of the store:
-/// - `blobs/sha256/{hex}`: artifacts, content-addressed, verified on every read;
+/// - `blobs/sha256/{hex}`: model bundles, run records and dataset snapshots, content-addressed,
+///   verified on every read;
 /// - `events/{seq:020}`: the audit log, one JSON object per change, created with
 ///   `PutMode::Create` so two writers can never both take a sequence number, each holding the
 ///   sha256 of the previous one;
-/// - `tmp/…`: multipart uploads in progress (or abandoned by a crash; never referenced).
+/// - `tmp/…`: multipart uploads in progress (or abandoned by a crash; never referenced,
+///   removed by [`Registry::gc`]).
 ///
 /// The state (versions, aliases, …) is a fold over the log; each call first reads the events
 /// other writers appended since the last call.
