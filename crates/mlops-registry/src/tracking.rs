@@ -160,7 +160,7 @@ impl RunRecord {
     }
 }
 
-/// A logged run as recorded in the log (the full record is a blob: [`crate::Registry::run`]).
+/// A logged run as recorded in the log (the full record is a blob: [`crate::Registry::get_run`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     /// The run id: `run-1`, `run-2`, … in log order, usable as [`crate::Lineage::run_id`].
