@@ -483,8 +483,17 @@ impl Registry {
     }
 
     /// Moves `alias` back to the target it had before its last move (recorded as a `rollback`
-    /// event) and returns that version. Repeated rollbacks walk further back through its history.
-    pub fn rollback(&self, model: &str, alias: &str, reason: &str) -> Result<u64> {
+    /// event) and returns that version, if the alias currently points at `expected_current`:
+    /// like [`Registry::set_alias`] this is a compare-and-set, so two operators rolling back at
+    /// once cannot walk the alias back two steps ([`Error::AliasConflict`] for the second).
+    /// Repeated rollbacks walk further back through the alias's history.
+    pub fn rollback(
+        &self,
+        model: &str,
+        alias: &str,
+        expected_current: u64,
+        reason: &str,
+    ) -> Result<u64> {
         self.run(async move {
             let model = name("model", model)?;
             let alias = name("alias", alias)?;
@@ -495,6 +504,14 @@ impl Registry {
                         model: model.clone(),
                         alias: alias.clone(),
                     })?;
+                    if a.target != expected_current {
+                        return Err(Error::AliasConflict {
+                            model: model.clone(),
+                            alias: alias.clone(),
+                            expected: Some(expected_current),
+                            actual: Some(a.target),
+                        });
+                    }
                     let to = *a.history.last().ok_or_else(|| Error::NoRollbackTarget {
                         model: model.clone(),
                         alias: alias.clone(),

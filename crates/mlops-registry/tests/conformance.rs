@@ -317,17 +317,29 @@ fn aliases_compare_and_set_and_rollback() {
                 .version,
             3
         );
-        assert_eq!(reg.rollback("m", "champion", "regression").unwrap(), 2);
+        assert_eq!(reg.rollback("m", "champion", 3, "regression").unwrap(), 2);
         assert_eq!(
-            reg.rollback("m", "champion", "regression again").unwrap(),
+            reg.rollback("m", "champion", 2, "regression again")
+                .unwrap(),
             1
         );
         assert!(matches!(
-            reg.rollback("m", "champion", "x"),
+            reg.rollback("m", "champion", 1, "x"),
             Err(Error::NoRollbackTarget { .. })
         ));
+        // A stale rollback (someone already rolled back) is a conflict, not a second step back.
+        let seq = reg.refresh().unwrap().unwrap().seq;
         assert!(matches!(
-            reg.rollback("m", "staging", "x"),
+            reg.rollback("m", "champion", 2, "stale"),
+            Err(Error::AliasConflict {
+                expected: Some(2),
+                actual: Some(1),
+                ..
+            })
+        ));
+        assert_eq!(reg.refresh().unwrap().unwrap().seq, seq);
+        assert!(matches!(
+            reg.rollback("m", "staging", 1, "x"),
             Err(Error::AliasNotFound { .. })
         ));
         assert!(matches!(
@@ -393,7 +405,7 @@ fn archive_rules() {
         assert_eq!(reg.version("m", VersionRef::Latest).unwrap().version, 1);
         // Rolling back onto an archived version is refused.
         assert!(matches!(
-            reg.rollback("m", "champion", "x"),
+            reg.rollback("m", "champion", 1, "x"),
             Err(Error::VersionArchived { version: 3, .. })
         ));
         reg.set_alias("m", "champion", 1, Some(1), "no-op move is recorded")
