@@ -18,15 +18,25 @@ pub(crate) fn blob_key(hash: &ContentHash) -> Path {
     Path::from(format!("blobs/sha256/{}", hash.to_hex()))
 }
 
-/// A key under `tmp/` unique to this process and call.
+/// A key under `tmp/` unique to this call, across processes and machines: process id, time,
+/// a per-process counter and 64 bits from the standard library's per-process random hash keys
+/// (not an input to any output, so determinism is unaffected).
 fn tmp_key() -> Path {
+    use std::hash::{BuildHasher, Hasher};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    Path::from(format!("tmp/{}-{nanos}-{n}", std::process::id()))
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(n);
+    h.write_u128(nanos);
+    let salt = h.finish();
+    Path::from(format!(
+        "tmp/{}-{nanos}-{n}-{salt:016x}",
+        std::process::id()
+    ))
 }
 
 /// Writes `bytes` at its content key (atomically: a reader sees all of it or nothing).

@@ -168,6 +168,36 @@ pub enum Error {
         /// The model name.
         model: Name,
     },
+    /// No run with this id.
+    #[error("run {run} not found")]
+    RunNotFound {
+        /// The run id.
+        run: Name,
+    },
+    /// No dataset snapshot with this fingerprint.
+    #[error("dataset {fingerprint} not found")]
+    DatasetNotFound {
+        /// The fingerprint.
+        fingerprint: ContentHash,
+    },
+    /// A snapshot with other content is already stored under this fingerprint.
+    #[error("dataset {fingerprint} is already stored with content {existing}, not {new}")]
+    DatasetConflict {
+        /// The fingerprint.
+        fingerprint: ContentHash,
+        /// The blob already stored.
+        existing: ContentHash,
+        /// The blob offered now.
+        new: ContentHash,
+    },
+    /// A stored record (run) is larger than its limit or does not decode.
+    #[error("record {hash} is invalid: {reason}")]
+    InvalidRecord {
+        /// The blob holding the record.
+        hash: ContentHash,
+        /// Why.
+        reason: String,
+    },
     /// `rollback` was asked for an alias that has no previous target.
     #[error("alias {alias} of model {model} has no previous target to roll back to")]
     NoRollbackTarget {

@@ -51,6 +51,30 @@ pub enum Action {
         /// The archived version.
         version: u64,
     },
+    /// A training run was logged (its full record is a blob).
+    RunLogged {
+        /// The run id (`run-{n}`, n = 1, 2, … in log order).
+        run: Name,
+        /// The experiment.
+        experiment: Name,
+        /// sha256 of the stored run record.
+        blob: ContentHash,
+        /// Its size.
+        size: u64,
+        /// The run's final metrics (for comparisons without reading the blob).
+        metrics: std::collections::BTreeMap<String, f64>,
+    },
+    /// A dataset snapshot was stored.
+    DatasetAdded {
+        /// The dataset fingerprint the snapshot is keyed by.
+        fingerprint: ContentHash,
+        /// An optional human name.
+        name: Option<Name>,
+        /// sha256 of the stored file.
+        blob: ContentHash,
+        /// Its size.
+        size: u64,
+    },
     /// An alias was moved back to its previous target.
     Rollback {
         /// The model.
@@ -74,6 +98,8 @@ impl Action {
             Action::SetAlias { model, alias, .. } | Action::Rollback { model, alias, .. } => {
                 format!("model/{model}/alias/{alias}")
             }
+            Action::RunLogged { run, .. } => format!("run/{run}"),
+            Action::DatasetAdded { fingerprint, .. } => format!("dataset/{fingerprint}"),
         }
     }
 
@@ -84,6 +110,18 @@ impl Action {
             Action::SetAlias { .. } => "set_alias",
             Action::Archive { .. } => "archive",
             Action::Rollback { .. } => "rollback",
+            Action::RunLogged { .. } => "run_logged",
+            Action::DatasetAdded { .. } => "dataset_added",
+        }
+    }
+
+    /// The blob the action references, if any.
+    pub fn blob(&self) -> Option<ContentHash> {
+        match self {
+            Action::RegisterVersion { blob, .. }
+            | Action::RunLogged { blob, .. }
+            | Action::DatasetAdded { blob, .. } => Some(*blob),
+            _ => None,
         }
     }
 }
@@ -172,8 +210,16 @@ pub(crate) fn decode(seq: u64, bytes: &[u8]) -> Result<Event> {
     }
     check_actor(&event.actor).map_err(|e| invalid(e.to_string()))?;
     check_reason(&event.reason).map_err(|e| invalid(e.to_string()))?;
-    if let Action::RegisterVersion { metadata, .. } = &event.action {
-        metadata.validate().map_err(|e| invalid(e.to_string()))?;
+    match &event.action {
+        Action::RegisterVersion { metadata, .. } => {
+            metadata.validate().map_err(|e| invalid(e.to_string()))?;
+        }
+        Action::RunLogged { metrics, .. } => {
+            if let Some((k, v)) = metrics.iter().find(|(_, v)| !v.is_finite()) {
+                return Err(invalid(format!("metric {k:?} is {v}")));
+            }
+        }
+        _ => {}
     }
     Ok(event)
 }

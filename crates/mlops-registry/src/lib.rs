@@ -14,6 +14,38 @@
 //!   `PutMode::Create` at the next sequence number and the loser of a race re-reads and retries.
 //! - Blobs are addressed by sha256 and checked on every read ([`Error::BlobCorrupt`] names
 //!   the blob).
+//! - Models: [`Registry::register`] (bytes), [`Registry::register_reader`] /
+//!   [`Registry::register_file`] (streamed), [`Registry::set_alias`], [`Registry::rollback`],
+//!   [`Registry::archive`], [`Registry::version`] / [`Registry::load`] / [`Registry::load_to`]
+//!   by number, alias or latest, [`Registry::search`] by name, tag or metric,
+//!   [`Registry::model_card`].
+//! - Runs and datasets: [`Registry::log_run`], [`Registry::get_run`], [`Registry::compare_runs`];
+//!   [`Registry::add_dataset`] stores a snapshot keyed by its fingerprint,
+//!   [`Registry::load_dataset_to`] gets it back; [`Registry::lineage`] joins a model version to
+//!   its run, dataset fingerprints and stored snapshots.
+//! - Audit and upkeep: [`Registry::events`], [`Registry::export_jsonl`], [`Registry::verify`],
+//!   [`Registry::gc`].
+//!
+//! ```
+//! use mlops_registry::{Lineage, ModelMetadata, Registry, RunRecord, VersionRef};
+//! use mlops_registry::core::hash_bytes;
+//! # fn main() -> mlops_registry::Result<()> {
+//! let reg = Registry::in_memory()?;
+//! let data = b"x,y\n1,0\n".to_vec();
+//! let fingerprint = hash_bytes(&data);
+//! reg.add_dataset(fingerprint, Some("train"), &data[..], "training snapshot")?;
+//! let run = reg.log_run(&RunRecord::new("churn")?.with_metric("auc", 0.91).with_dataset(fingerprint), "nightly")?;
+//! let meta = ModelMetadata::default()
+//!     .with_metric("auc", 0.91)
+//!     .with_lineage(Lineage { run_id: Some(run.run.clone()), dataset_fingerprints: vec![fingerprint] });
+//! let v = reg.register("churn", b"bundle".to_vec(), meta, "nightly retrain")?;
+//! reg.set_alias("churn", "champion", v.version, None, "beats the baseline")?;
+//! let lineage = reg.lineage("churn", VersionRef::Alias("champion"))?;
+//! assert_eq!(lineage.run.map(|r| r.run), Some(run.run));
+//! assert!(lineage.datasets[0].1.is_some());
+//! assert!(reg.verify()?.is_ok());
+//! # Ok(()) }
+//! ```
 //!
 //! ## Guarantees
 //!
@@ -41,24 +73,30 @@
 //!
 //! ## Known limits
 //!
-//! - If a store write fails in a way that hides whether it happened (a timeout after S3 stored
-//!   the event), the retry appends a second event: a `register` can then produce two versions.
+//! - When a store client retries an event write whose response was lost, the "already exists"
+//!   it then gets is recognised (the slot holds this call's exact bytes) and the write counts
+//!   once. But if the store returns an error that hides whether the write happened, the caller
+//!   gets that error, and calling again can add a second version.
 //! - Each call re-reads the events appended since the previous call (one `GET` when nothing
-//!   changed); a fresh handle reads the whole log (no snapshots yet).
+//!   changed); a fresh handle reads the whole log (no state snapshots yet: about 80 ms for
+//!   1000 events on a local disk).
 //! - S3's copy is limited to 5 GiB, which bounds artifacts registered from a reader there.
 //!
 //! It depends only on `mlops-core`.
 #![warn(missing_docs)]
 
 mod blob;
+mod card;
 mod error;
 mod event;
 mod gc;
 mod model;
 mod registry;
 mod state;
+mod tracking;
 mod verify;
 
+pub use card::rfc3339_ms;
 pub use error::{Error, Result};
 pub use event::{Action, Event, LogHead, MAX_ACTOR_LEN, MAX_EVENT_BYTES, MAX_REASON_LEN};
 pub use gc::GcReport;
@@ -69,4 +107,5 @@ pub use model::{
 };
 pub use object_store;
 pub use registry::{Registry, RegistryOptions};
+pub use tracking::{DatasetSnapshot, LineageReport, MAX_RUN_BYTES, RunRecord, RunSummary, Step};
 pub use verify::{Problem, VerifyReport};

@@ -17,7 +17,8 @@ use crate::blob;
 use crate::error::{Error, Result, name};
 use crate::event::{self, Action, Event, LogHead, MAX_EVENT_BYTES, event_key, parse_event_key};
 use crate::model::{ModelMetadata, ModelQuery, ModelVersion, VersionRef};
-use crate::state::{State, aliases_of, check_live};
+use crate::state::{self, State, aliases_of, check_live, run_id};
+use crate::tracking::{DatasetSnapshot, LineageReport, MAX_RUN_BYTES, RunRecord, RunSummary};
 use crate::verify::{self, VerifyReport};
 
 /// How many event objects are fetched concurrently when (re)reading the log.
@@ -100,11 +101,13 @@ impl RegistryOptions {
 /// number of handles, in this process or in others, may write one store at once.
 ///
 /// Layout of the store:
-/// - `blobs/sha256/{hex}`: artifacts, content-addressed, verified on every read;
+/// - `blobs/sha256/{hex}`: model bundles, run records and dataset snapshots, content-addressed,
+///   verified on every read;
 /// - `events/{seq:020}`: the audit log, one JSON object per change, created with
 ///   `PutMode::Create` so two writers can never both take a sequence number, each holding the
 ///   sha256 of the previous one;
-/// - `tmp/…`: multipart uploads in progress (or abandoned by a crash; never referenced).
+/// - `tmp/…`: multipart uploads in progress (or abandoned by a crash; never referenced,
+///   removed by [`Registry::gc`]).
 ///
 /// The state (versions, aliases, …) is a fold over the log; each call first reads the events
 /// other writers appended since the last call.
@@ -332,6 +335,13 @@ impl Registry {
                     object_store::Error::AlreadyExists { .. }
                     | object_store::Error::Precondition { .. },
                 ) => {
+                    // The slot may hold our own event: a client that retries a request whose
+                    // response was lost gets "already exists" for its own successful write.
+                    self.sync(&mut st).await?;
+                    if st.hashes.get(state::index(ev.seq)) == Some(&hash) {
+                        tracing::debug!(seq = ev.seq, "event found already written by this call");
+                        return Ok(ev);
+                    }
                     attempts += 1;
                     if attempts >= self.opts.max_attempts {
                         return Err(Error::Contention { attempts });
@@ -473,8 +483,17 @@ impl Registry {
     }
 
     /// Moves `alias` back to the target it had before its last move (recorded as a `rollback`
-    /// event) and returns that version. Repeated rollbacks walk further back through its history.
-    pub fn rollback(&self, model: &str, alias: &str, reason: &str) -> Result<u64> {
+    /// event) and returns that version, if the alias currently points at `expected_current`:
+    /// like [`Registry::set_alias`] this is a compare-and-set, so two operators rolling back at
+    /// once cannot walk the alias back two steps ([`Error::AliasConflict`] for the second).
+    /// Repeated rollbacks walk further back through the alias's history.
+    pub fn rollback(
+        &self,
+        model: &str,
+        alias: &str,
+        expected_current: u64,
+        reason: &str,
+    ) -> Result<u64> {
         self.run(async move {
             let model = name("model", model)?;
             let alias = name("alias", alias)?;
@@ -485,6 +504,14 @@ impl Registry {
                         model: model.clone(),
                         alias: alias.clone(),
                     })?;
+                    if a.target != expected_current {
+                        return Err(Error::AliasConflict {
+                            model: model.clone(),
+                            alias: alias.clone(),
+                            expected: Some(expected_current),
+                            actual: Some(a.target),
+                        });
+                    }
                     let to = *a.history.last().ok_or_else(|| Error::NoRollbackTarget {
                         model: model.clone(),
                         alias: alias.clone(),
@@ -757,10 +784,7 @@ impl Registry {
             let referenced = {
                 let mut st = self.state.lock().await;
                 self.sync(&mut st).await?;
-                st.models
-                    .values()
-                    .flat_map(|m| m.versions.iter().map(|v| v.blob))
-                    .collect()
+                st.referenced_blobs()
             };
             crate::gc::collect(self.store.as_ref(), &referenced, cutoff_ms, &mut report)
                 .instrument(tracing::debug_span!("registry_gc"))
@@ -770,6 +794,263 @@ impl Registry {
             crate::gc::collect_local_staged(root, grace, &mut report)?;
         }
         Ok(report)
+    }
+}
+
+impl Registry {
+    // ----- runs ------------------------------------------------------------------------------
+
+    /// Persists a training report as a run (the record is stored as a verified JSON blob, its
+    /// final metrics also in the event) and returns its summary; run ids are `run-1`, `run-2`,
+    /// … in log order.
+    pub fn log_run(&self, record: &RunRecord, reason: &str) -> Result<RunSummary> {
+        record.validate()?;
+        event::check_reason(reason)?;
+        let json = serde_json::to_vec(record).map_err(|e| Error::input("run", e.to_string()))?;
+        if json.len() as u64 > MAX_RUN_BYTES {
+            return Err(Error::input(
+                "run",
+                format!(
+                    "{} bytes serialised, over the {MAX_RUN_BYTES}-byte limit",
+                    json.len()
+                ),
+            ));
+        }
+        self.run(async move {
+            let (blob, size) = blob::put_bytes(self.store.as_ref(), Bytes::from(json)).await?;
+            let ev = self
+                .append(reason, |st| {
+                    let run = name("run", &run_id(st.runs.len() as u64 + 1))?;
+                    Ok(Action::RunLogged {
+                        run,
+                        experiment: record.experiment.clone(),
+                        blob,
+                        size,
+                        metrics: record.metrics.clone(),
+                    })
+                })
+                .await?;
+            let st = self.state.lock().await;
+            match ev.action {
+                Action::RunLogged { run, .. } => st.run(&run).cloned(),
+                _ => Err(Error::Internal {
+                    reason: "append returned another action",
+                }),
+            }
+        })
+    }
+
+    /// A run's summary and its full record (read from its blob, verified).
+    pub fn get_run(&self, run: &str) -> Result<(RunSummary, RunRecord)> {
+        let run = name("run", run)?;
+        let summary = self.read_state(|st| st.run(&run).cloned())?;
+        if summary.size > MAX_RUN_BYTES {
+            return Err(Error::InvalidRecord {
+                hash: summary.blob,
+                reason: format!(
+                    "{} bytes, over the {MAX_RUN_BYTES}-byte limit",
+                    summary.size
+                ),
+            });
+        }
+        let bytes = self.read_blob(&summary.blob)?;
+        let record: RunRecord =
+            serde_json::from_slice(&bytes).map_err(|e| Error::InvalidRecord {
+                hash: summary.blob,
+                reason: e.to_string(),
+            })?;
+        Ok((summary, record))
+    }
+
+    /// Runs in log order, optionally of one experiment only.
+    pub fn runs(&self, experiment: Option<&str>) -> Result<Vec<RunSummary>> {
+        let experiment = experiment.map(|e| name("experiment", e)).transpose()?;
+        self.read_state(|st| {
+            Ok(st
+                .runs
+                .iter()
+                .filter(|r| experiment.as_ref().is_none_or(|e| *e == r.experiment))
+                .cloned()
+                .collect())
+        })
+    }
+
+    /// Runs that report `metric`, best first (`higher_is_better` says which way), ties in log
+    /// order; optionally of one experiment only.
+    pub fn compare_runs(
+        &self,
+        experiment: Option<&str>,
+        metric: &str,
+        higher_is_better: bool,
+    ) -> Result<Vec<RunSummary>> {
+        let mut runs: Vec<RunSummary> = self
+            .runs(experiment)?
+            .into_iter()
+            .filter(|r| r.metrics.contains_key(metric))
+            .collect();
+        runs.sort_by(|a, b| {
+            let (x, y) = (a.metrics.get(metric), b.metrics.get(metric));
+            let (x, y) = (x.copied().unwrap_or(0.0), y.copied().unwrap_or(0.0));
+            if higher_is_better {
+                y.total_cmp(&x)
+            } else {
+                x.total_cmp(&y)
+            }
+        });
+        Ok(runs)
+    }
+
+    // ----- datasets --------------------------------------------------------------------------
+
+    /// Stores a dataset file as a snapshot keyed by its fingerprint, streaming it like
+    /// [`Registry::register_reader`]. Adding the same content again returns the existing
+    /// snapshot without a new event; other content under a stored fingerprint is
+    /// [`Error::DatasetConflict`].
+    pub fn add_dataset<R: Read + Send>(
+        &self,
+        fingerprint: ContentHash,
+        label: Option<&str>,
+        file: R,
+        reason: &str,
+    ) -> Result<DatasetSnapshot> {
+        let dataset_name = label.map(|n| name("dataset", n)).transpose()?;
+        event::check_reason(reason)?;
+        self.run(async move {
+            let (blob, size) = blob::put_reader(self.store.as_ref(), file, self.opts.chunk_size)
+                .instrument(tracing::debug_span!("upload_dataset"))
+                .await?;
+            let mut existing = None;
+            let appended = self
+                .append(reason, |st| {
+                    if let Some(d) = st.datasets.get(&fingerprint) {
+                        if d.blob != blob {
+                            return Err(Error::DatasetConflict {
+                                fingerprint,
+                                existing: d.blob,
+                                new: blob,
+                            });
+                        }
+                        // Same content: nothing to append. The error only stops the append;
+                        // `existing` is what the caller gets.
+                        existing = Some(d.clone());
+                        return Err(Error::Internal {
+                            reason: "dataset already stored",
+                        });
+                    }
+                    Ok(Action::DatasetAdded {
+                        fingerprint,
+                        name: dataset_name.clone(),
+                        blob,
+                        size,
+                    })
+                })
+                .await;
+            match (appended, existing) {
+                (_, Some(d)) => Ok(d),
+                (Err(e), None) => Err(e),
+                (Ok(_), None) => {
+                    let st = self.state.lock().await;
+                    st.datasets
+                        .get(&fingerprint)
+                        .cloned()
+                        .ok_or(Error::DatasetNotFound { fingerprint })
+                }
+            }
+        })
+    }
+
+    /// [`Registry::add_dataset`] from a file.
+    pub fn add_dataset_file(
+        &self,
+        fingerprint: ContentHash,
+        label: Option<&str>,
+        path: impl AsRef<std::path::Path>,
+        reason: &str,
+    ) -> Result<DatasetSnapshot> {
+        let file = std::fs::File::open(path.as_ref()).map_err(|source| Error::Io {
+            op: "opening the dataset file",
+            source,
+        })?;
+        self.add_dataset(fingerprint, label, std::io::BufReader::new(file), reason)
+    }
+
+    /// The snapshot stored under a fingerprint.
+    pub fn dataset(&self, fingerprint: &ContentHash) -> Result<DatasetSnapshot> {
+        self.read_state(|st| {
+            st.datasets
+                .get(fingerprint)
+                .cloned()
+                .ok_or(Error::DatasetNotFound {
+                    fingerprint: *fingerprint,
+                })
+        })
+    }
+
+    /// All stored snapshots, by fingerprint.
+    pub fn datasets(&self) -> Result<Vec<DatasetSnapshot>> {
+        self.read_state(|st| Ok(st.datasets.values().cloned().collect()))
+    }
+
+    /// Streams a stored snapshot into `out`, verified at the end (on [`Error::BlobCorrupt`]
+    /// discard what was written).
+    pub fn load_dataset_to<W: Write + Send>(
+        &self,
+        fingerprint: &ContentHash,
+        out: &mut W,
+    ) -> Result<DatasetSnapshot> {
+        let snapshot = self.dataset(fingerprint)?;
+        self.run(blob::stream(self.store.as_ref(), &snapshot.blob, Some(out)))?;
+        Ok(snapshot)
+    }
+
+    // ----- lineage ---------------------------------------------------------------------------
+
+    /// A model version with its run (if its lineage names a run this registry holds) and every
+    /// dataset fingerprint named by the version or the run, with the stored snapshot of each.
+    pub fn lineage(&self, model: &str, which: VersionRef<'_>) -> Result<LineageReport> {
+        let version = self.version(model, which)?;
+        let mut fingerprints = version.metadata.lineage.dataset_fingerprints.clone();
+        let run = match &version.metadata.lineage.run_id {
+            Some(id) => match self.get_run(id.as_str()) {
+                Ok((summary, record)) => {
+                    fingerprints.extend(record.dataset_fingerprints);
+                    Some(summary)
+                }
+                // A run tracked elsewhere is not an error here.
+                Err(Error::RunNotFound { .. }) => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        fingerprints.sort();
+        fingerprints.dedup();
+        let datasets = self.read_state(|st| {
+            Ok(fingerprints
+                .into_iter()
+                .map(|f| (f, st.datasets.get(&f).cloned()))
+                .collect())
+        })?;
+        Ok(LineageReport {
+            version,
+            run,
+            datasets,
+        })
+    }
+}
+
+impl Registry {
+    /// A Markdown model card for one version: description, status, aliases, bundle hash,
+    /// metrics, parameters, tags, signature, lineage (run and dataset snapshots) and the
+    /// model's audit history. User text is escaped so it cannot change the card's structure.
+    pub fn model_card(&self, model: &str, which: VersionRef<'_>) -> Result<String> {
+        let lineage = self.lineage(model, which)?;
+        let prefix = format!("model/{}/", lineage.version.model);
+        let history: Vec<Event> = self
+            .events()?
+            .into_iter()
+            .filter(|e| e.target.starts_with(&prefix))
+            .collect();
+        Ok(crate::card::render(&lineage, &history))
     }
 }
 

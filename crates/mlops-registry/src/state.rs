@@ -7,6 +7,7 @@ use mlops_core::{ContentHash, Name};
 use crate::error::{Error, Result};
 use crate::event::{Action, Event, LogHead};
 use crate::model::{ModelMetadata, ModelQuery, ModelVersion};
+use crate::tracking::{DatasetSnapshot, RunSummary};
 
 #[derive(Clone, Debug)]
 pub(crate) struct VersionState {
@@ -38,6 +39,9 @@ pub(crate) struct State {
     /// Hash of every event applied, index `seq - 1`.
     pub hashes: Vec<ContentHash>,
     pub models: BTreeMap<Name, ModelState>,
+    /// Run `run-{i + 1}` at index `i`.
+    pub runs: Vec<RunSummary>,
+    pub datasets: BTreeMap<ContentHash, DatasetSnapshot>,
     /// Whether the initial listing of the log has been done.
     pub loaded: bool,
 }
@@ -154,6 +158,50 @@ impl State {
                     v.archived = true;
                 }
             }
+            Action::RunLogged {
+                run,
+                experiment,
+                blob,
+                size,
+                metrics,
+            } => {
+                let expected = run_id(self.runs.len() as u64 + 1);
+                if run.as_str() != expected {
+                    return Err(invalid(format!("logs run {run}, expected {expected}")));
+                }
+                self.runs.push(RunSummary {
+                    run: run.clone(),
+                    experiment: experiment.clone(),
+                    metrics: metrics.clone(),
+                    blob: *blob,
+                    size: *size,
+                    logged_ms: event.time_ms,
+                    actor: event.actor.clone(),
+                    event_seq: seq,
+                });
+            }
+            Action::DatasetAdded {
+                fingerprint,
+                name,
+                blob,
+                size,
+            } => {
+                if self.datasets.contains_key(fingerprint) {
+                    return Err(invalid(format!("dataset {fingerprint} is already stored")));
+                }
+                self.datasets.insert(
+                    *fingerprint,
+                    DatasetSnapshot {
+                        fingerprint: *fingerprint,
+                        name: name.clone(),
+                        blob: *blob,
+                        size: *size,
+                        added_ms: event.time_ms,
+                        actor: event.actor.clone(),
+                        event_seq: seq,
+                    },
+                );
+            }
             Action::Rollback {
                 model,
                 alias,
@@ -269,6 +317,34 @@ impl State {
             out.truncate(n);
         }
         Ok(out)
+    }
+}
+
+/// The id of the `n`-th run.
+pub(crate) fn run_id(n: u64) -> String {
+    format!("run-{n}")
+}
+
+impl State {
+    /// Every blob the state references (model bundles, run records, dataset snapshots).
+    pub fn referenced_blobs(&self) -> std::collections::BTreeSet<ContentHash> {
+        let models = self
+            .models
+            .values()
+            .flat_map(|m| m.versions.iter().map(|v| v.blob));
+        let runs = self.runs.iter().map(|r| r.blob);
+        let datasets = self.datasets.values().map(|d| d.blob);
+        models.chain(runs).chain(datasets).collect()
+    }
+
+    /// A run by id.
+    pub fn run(&self, id: &Name) -> Result<&RunSummary> {
+        id.as_str()
+            .strip_prefix("run-")
+            .and_then(|n| n.parse::<u64>().ok())
+            .and_then(|n| self.runs.get(index(n)))
+            .filter(|r| r.run == *id)
+            .ok_or_else(|| Error::RunNotFound { run: id.clone() })
     }
 }
 

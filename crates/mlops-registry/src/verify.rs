@@ -3,13 +3,13 @@
 use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
-use mlops_core::{ContentHash, Name, hash_bytes};
+use mlops_core::{ContentHash, hash_bytes};
 use object_store::ObjectStore;
 use serde::Serialize;
 
 use crate::blob;
 use crate::error::{Error, Result};
-use crate::event::{self, Action, LogHead};
+use crate::event::{self, LogHead};
 use crate::registry::{fetch_event, list_events};
 use crate::state::State;
 
@@ -70,27 +70,24 @@ pub enum Problem {
         /// Why.
         reason: String,
     },
-    /// A blob referenced by a registered version is absent.
-    #[error("blob {hash} of {model} version {version} is missing")]
+    /// A blob referenced by the log is absent.
+    #[error("blob {hash} of {target} is missing")]
     BlobMissing {
         /// The blob.
         hash: ContentHash,
-        /// A model that references it.
-        model: Name,
-        /// The version that references it.
-        version: u64,
+        /// The first event target that references it (`model/churn/3`, `run/run-2`,
+        /// `dataset/{fingerprint}`).
+        target: String,
     },
-    /// A blob referenced by a registered version does not hash to its name.
-    #[error("blob {hash} of {model} version {version} is corrupt (hashes to {actual})")]
+    /// A blob referenced by the log does not hash to its name.
+    #[error("blob {hash} of {target} is corrupt (hashes to {actual})")]
     BlobCorrupt {
         /// The blob.
         hash: ContentHash,
         /// The hash of the stored bytes.
         actual: ContentHash,
-        /// A model that references it.
-        model: Name,
-        /// The version that references it.
-        version: u64,
+        /// The first event target that references it.
+        target: String,
     },
 }
 
@@ -133,7 +130,7 @@ pub(crate) async fn run(
     let mut prev: Option<Option<ContentHash>> = Some(None); // None: previous event missing
     let mut head = None;
     let mut events = 0u64;
-    let mut blobs: BTreeMap<ContentHash, (Name, u64)> = BTreeMap::new();
+    let mut blobs: BTreeMap<ContentHash, String> = BTreeMap::new();
     let mut fetched = futures_util::stream::iter(1..=upper)
         .map(|seq| fetch_event(store, seq))
         .buffered(16);
@@ -200,16 +197,8 @@ pub(crate) async fn run(
             Some(_) => true,
             None => false, // previous event missing or unreadable: already reported
         };
-        if let Action::RegisterVersion {
-            model,
-            version,
-            blob,
-            ..
-        } = &ev.action
-        {
-            blobs
-                .entry(*blob)
-                .or_insert_with(|| (model.clone(), *version));
+        if let Some(blob) = ev.action.blob() {
+            blobs.entry(blob).or_insert_with(|| ev.target.clone());
         }
         if fold_ok && chain_ok {
             if let Err(e) = fold.apply(&ev, hash) {
@@ -224,19 +213,17 @@ pub(crate) async fn run(
         }
     }
 
-    for (hash, (model, version)) in &blobs {
+    for (hash, target) in &blobs {
         match blob::stream::<std::io::Sink>(store, hash, None).await {
             Ok(_) => {}
             Err(Error::BlobMissing { .. }) => problems.push(Problem::BlobMissing {
                 hash: *hash,
-                model: model.clone(),
-                version: *version,
+                target: target.clone(),
             }),
             Err(Error::BlobCorrupt { actual, .. }) => problems.push(Problem::BlobCorrupt {
                 hash: *hash,
                 actual,
-                model: model.clone(),
-                version: *version,
+                target: target.clone(),
             }),
             Err(e) => return Err(e),
         }

@@ -11,10 +11,13 @@ use mlops_registry::object_store::path::Path;
 use mlops_registry::object_store::{ObjectStore, PutPayload};
 use mlops_registry::{
     Action, Error, Lineage, ModelMetadata, ModelQuery, Problem, Registry, RegistryOptions,
-    VersionRef,
+    RunRecord, Step, VersionRef,
 };
 
 /// A fresh store of each backend; the temp dir lives as long as the store is used.
+///
+/// With the `s3` feature and `MLOPS_REGISTRY_S3_ENDPOINT` set (e.g. `http://127.0.0.1:5123`, a
+/// `moto_server`), every test also runs against S3 under a fresh prefix of one bucket.
 fn backends() -> Vec<(
     &'static str,
     Arc<dyn ObjectStore>,
@@ -22,14 +25,74 @@ fn backends() -> Vec<(
 )> {
     let dir = tempfile::tempdir().unwrap();
     let local = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
-    vec![
+    #[allow(unused_mut)]
+    let mut out = vec![
         (
             "memory",
             Arc::new(InMemory::new()) as Arc<dyn ObjectStore>,
             None,
         ),
         ("local", Arc::new(local) as Arc<dyn ObjectStore>, Some(dir)),
-    ]
+    ];
+    #[cfg(feature = "s3")]
+    if let Some(store) = s3::store() {
+        out.push(("s3", store, None));
+    }
+    out
+}
+
+/// The smallest multipart part the backend accepts (S3: 5 MiB except the last part).
+fn min_part(backend: &str) -> usize {
+    if backend == "s3" { 5 << 20 } else { 64 * 1024 }
+}
+
+#[cfg(feature = "s3")]
+mod s3 {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use mlops_registry::object_store::ObjectStore;
+    use mlops_registry::object_store::aws::AmazonS3Builder;
+    use mlops_registry::object_store::prefix::PrefixStore;
+
+    const BUCKET: &str = "mlops-registry-test";
+
+    pub fn store() -> Option<Arc<dyn ObjectStore>> {
+        let endpoint = std::env::var("MLOPS_REGISTRY_S3_ENDPOINT").ok()?;
+        create_bucket(&endpoint);
+        let s3 = AmazonS3Builder::new()
+            .with_endpoint(&endpoint)
+            .with_bucket_name(BUCKET)
+            .with_allow_http(true)
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .unwrap();
+        static N: AtomicU64 = AtomicU64::new(0);
+        let prefix = format!(
+            "run-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        Some(Arc::new(PrefixStore::new(s3, prefix)))
+    }
+
+    /// `PUT /bucket` with a bare HTTP/1.1 request (moto accepts unsigned requests); 200 or 409.
+    fn create_bucket(endpoint: &str) {
+        let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+        let mut conn = std::net::TcpStream::connect(host).unwrap();
+        write!(conn, "PUT /{BUCKET} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply).unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.1 200")
+                || reply.starts_with("HTTP/1.1 409")
+                || reply.starts_with("HTTP/1.0 200"),
+            "{reply}"
+        );
+    }
 }
 
 fn handle(store: &Arc<dyn ObjectStore>, actor: &str) -> Registry {
@@ -254,17 +317,29 @@ fn aliases_compare_and_set_and_rollback() {
                 .version,
             3
         );
-        assert_eq!(reg.rollback("m", "champion", "regression").unwrap(), 2);
+        assert_eq!(reg.rollback("m", "champion", 3, "regression").unwrap(), 2);
         assert_eq!(
-            reg.rollback("m", "champion", "regression again").unwrap(),
+            reg.rollback("m", "champion", 2, "regression again")
+                .unwrap(),
             1
         );
         assert!(matches!(
-            reg.rollback("m", "champion", "x"),
+            reg.rollback("m", "champion", 1, "x"),
             Err(Error::NoRollbackTarget { .. })
         ));
+        // A stale rollback (someone already rolled back) is a conflict, not a second step back.
+        let seq = reg.refresh().unwrap().unwrap().seq;
         assert!(matches!(
-            reg.rollback("m", "staging", "x"),
+            reg.rollback("m", "champion", 2, "stale"),
+            Err(Error::AliasConflict {
+                expected: Some(2),
+                actual: Some(1),
+                ..
+            })
+        ));
+        assert_eq!(reg.refresh().unwrap().unwrap().seq, seq);
+        assert!(matches!(
+            reg.rollback("m", "staging", 1, "x"),
             Err(Error::AliasNotFound { .. })
         ));
         assert!(matches!(
@@ -330,7 +405,7 @@ fn archive_rules() {
         assert_eq!(reg.version("m", VersionRef::Latest).unwrap().version, 1);
         // Rolling back onto an archived version is refused.
         assert!(matches!(
-            reg.rollback("m", "champion", "x"),
+            reg.rollback("m", "champion", 1, "x"),
             Err(Error::VersionArchived { version: 3, .. })
         ));
         reg.set_alias("m", "champion", 1, Some(1), "no-op move is recorded")
@@ -500,13 +575,14 @@ fn hostile_names_and_inputs_are_typed_errors() {
 #[test]
 fn streaming_upload_and_download() {
     for (backend, store, _dir) in backends() {
+        let part = min_part(backend);
         let reg = Registry::from_store(
             store.clone(),
-            RegistryOptions::default().with_chunk_size(64 * 1024),
+            RegistryOptions::default().with_chunk_size(part),
         )
         .unwrap();
         // Larger than one part: goes through the multipart path.
-        let data: Vec<u8> = (0..1_000_003u32)
+        let data: Vec<u8> = (0..(2 * part + part / 3 + 3) as u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
         let v = reg
@@ -525,7 +601,7 @@ fn streaming_upload_and_download() {
             "{backend}: temporary objects left"
         );
         // Exactly one part long, and shorter than one part.
-        for len in [64 * 1024, 10, 0] {
+        for len in [part, 10, 0] {
             let v = reg
                 .register_reader("big", &data[..len], ModelMetadata::default(), "")
                 .unwrap();
@@ -535,11 +611,11 @@ fn streaming_upload_and_download() {
         // From a file.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.bin");
-        std::fs::write(&path, &data[..300_000]).unwrap();
+        std::fs::write(&path, &data[..data.len() - 7]).unwrap();
         let v = reg
             .register_file("big", &path, ModelMetadata::default(), "file")
             .unwrap();
-        assert_eq!(v.blob, hash_bytes(&data[..300_000]));
+        assert_eq!(v.blob, hash_bytes(&data[..data.len() - 7]));
         assert!(matches!(
             reg.register_file(
                 "big",
@@ -550,10 +626,10 @@ fn streaming_upload_and_download() {
             Err(Error::Io { .. })
         ));
         // A failing reader aborts the upload and writes no event.
-        struct Failing(usize);
+        struct Failing(usize, usize);
         impl std::io::Read for Failing {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                if self.0 > 200_000 {
+                if self.0 > 3 * self.1 {
                     return Err(std::io::Error::other("disk on fire"));
                 }
                 let n = buf.len().min(4096);
@@ -564,10 +640,14 @@ fn streaming_upload_and_download() {
         }
         let seq = reg.refresh().unwrap().unwrap().seq;
         assert!(matches!(
-            reg.register_reader("big", Failing(0), ModelMetadata::default(), ""),
+            reg.register_reader("big", Failing(0, part), ModelMetadata::default(), ""),
             Err(Error::Io { .. })
         ));
         assert_eq!(reg.refresh().unwrap().unwrap().seq, seq);
+        assert!(
+            list_raw(&store, "tmp").is_empty(),
+            "{backend}: aborted upload left behind"
+        );
         assert!(reg.verify().unwrap().is_ok());
     }
 }
@@ -812,8 +892,7 @@ fn flipped_blob_byte_is_named() {
             [Problem::BlobCorrupt {
                 hash: v1.blob,
                 actual: hash_bytes(&raw),
-                model: "m".parse().unwrap(),
-                version: 1
+                target: "model/m/1".into(),
             }]
         );
         // Re-registering the same content repairs the blob.
@@ -824,10 +903,13 @@ fn flipped_blob_byte_is_named() {
         assert!(
             matches!(reg.load("m", VersionRef::Number(2)), Err(Error::BlobMissing { hash }) if hash == v2.blob)
         );
-        assert!(matches!(
-            reg.verify().unwrap().problems[..],
-            [Problem::BlobMissing { version: 2, .. }]
-        ));
+        assert_eq!(
+            reg.verify().unwrap().problems,
+            [Problem::BlobMissing {
+                hash: v2.blob,
+                target: "model/m/2".into()
+            }]
+        );
     }
 }
 
@@ -1136,4 +1218,284 @@ fn gc_removes_local_staging_files() {
     assert_eq!((report.staged_deleted, report.bytes_freed), (1, 15));
     assert!(!staged.exists());
     assert!(reg.verify().unwrap().is_ok());
+}
+
+#[test]
+fn runs_are_logged_compared_and_verified() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "trainer");
+        let data = hash_bytes(b"dataset fingerprint");
+        let record = |auc: f64, loss: f64| {
+            RunRecord::new("churn")
+                .unwrap()
+                .with_param("depth", "3")
+                .with_metric("auc", auc)
+                .with_metric("loss", loss)
+                .with_steps(
+                    "loss",
+                    vec![
+                        Step {
+                            step: 0,
+                            value: 1.0,
+                        },
+                        Step {
+                            step: 1,
+                            value: loss,
+                        },
+                    ],
+                )
+                .with_environment("rustc", "1.95")
+                .with_code_version("git:abc")
+                .with_dataset(data)
+        };
+        let r1 = reg.log_run(&record(0.7, 0.4), "nightly").unwrap();
+        let r2 = reg.log_run(&record(0.9, 0.3), "nightly").unwrap();
+        let r3 = reg
+            .log_run(
+                &RunRecord::new("other").unwrap().with_metric("auc", 0.99),
+                "",
+            )
+            .unwrap();
+        assert_eq!(
+            (r1.run.as_str(), r2.run.as_str(), r3.run.as_str()),
+            ("run-1", "run-2", "run-3"),
+            "{backend}"
+        );
+        let (summary, back) = reg.get_run("run-2").unwrap();
+        assert_eq!(summary, r2);
+        assert_eq!(back, record(0.9, 0.3));
+        let ids = |runs: Vec<mlops_registry::RunSummary>| {
+            runs.into_iter()
+                .map(|r| r.run.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(reg.runs(None).unwrap()), ["run-1", "run-2", "run-3"]);
+        assert_eq!(ids(reg.runs(Some("churn")).unwrap()), ["run-1", "run-2"]);
+        assert_eq!(
+            ids(reg.compare_runs(Some("churn"), "auc", true).unwrap()),
+            ["run-2", "run-1"]
+        );
+        assert_eq!(
+            ids(reg.compare_runs(None, "auc", true).unwrap()),
+            ["run-3", "run-2", "run-1"]
+        );
+        assert_eq!(
+            ids(reg.compare_runs(None, "loss", false).unwrap()),
+            ["run-2", "run-1"]
+        );
+        assert!(matches!(
+            reg.get_run("run-9"),
+            Err(Error::RunNotFound { .. })
+        ));
+        assert!(matches!(
+            reg.get_run("../run-1"),
+            Err(Error::InvalidName { what: "run", .. })
+        ));
+        assert!(matches!(
+            reg.runs(Some("a/b")),
+            Err(Error::InvalidName {
+                what: "experiment",
+                ..
+            })
+        ));
+        let bad = record(0.5, 0.5).with_steps(
+            "loss",
+            vec![Step {
+                step: 3,
+                value: f64::NAN,
+            }],
+        );
+        assert!(matches!(
+            reg.log_run(&bad, ""),
+            Err(Error::InvalidInput { .. })
+        ));
+        let events = reg.events().unwrap();
+        assert_eq!(events[1].target, "run/run-2");
+        assert!(
+            matches!(&events[1].action, Action::RunLogged { metrics, .. } if metrics["auc"] == 0.9)
+        );
+        // A damaged run record is named by verify and refused by get_run.
+        put_raw(&store, &blob_key(&r1.blob), b"{}".to_vec());
+        assert!(
+            matches!(reg.get_run("run-1"), Err(Error::BlobCorrupt { hash, .. }) if hash == r1.blob)
+        );
+        assert_eq!(reg.verify().unwrap().problems.len(), 1);
+        assert!(
+            matches!(&reg.verify().unwrap().problems[0], Problem::BlobCorrupt { target, .. } if target == "run/run-1")
+        );
+    }
+}
+
+#[test]
+fn dataset_snapshots_and_lineage() {
+    for (backend, store, _dir) in backends() {
+        let reg = handle(&store, "alice");
+        let file = b"x,y\n1,2\n3,4\n".to_vec();
+        let fp = hash_bytes(b"logical fingerprint of the table");
+        let snap = reg
+            .add_dataset(fp, Some("train"), &file[..], "training data")
+            .unwrap();
+        assert_eq!(
+            (snap.fingerprint, snap.blob, snap.size),
+            (fp, hash_bytes(&file), file.len() as u64),
+            "{backend}"
+        );
+        assert_eq!(snap.name.as_ref().map(|n| n.as_str()), Some("train"));
+        // Same content again: the same snapshot, no new event.
+        let seq = reg.head().unwrap().unwrap().seq;
+        assert_eq!(
+            reg.add_dataset(fp, Some("train"), &file[..], "again")
+                .unwrap(),
+            snap
+        );
+        assert_eq!(reg.refresh().unwrap().unwrap().seq, seq);
+        // Other content under the same fingerprint is a conflict.
+        assert!(matches!(
+            reg.add_dataset(fp, None, &b"other"[..], ""),
+            Err(Error::DatasetConflict { existing, .. }) if existing == snap.blob
+        ));
+        let mut out = Vec::new();
+        assert_eq!(reg.load_dataset_to(&fp, &mut out).unwrap(), snap);
+        assert_eq!(out, file);
+        let missing = hash_bytes(b"never stored");
+        assert!(matches!(
+            reg.dataset(&missing),
+            Err(Error::DatasetNotFound { .. })
+        ));
+        assert!(matches!(
+            reg.add_dataset(missing, Some("../x"), &b""[..], ""),
+            Err(Error::InvalidName {
+                what: "dataset",
+                ..
+            })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("eval.csv"), b"x,y\n5,6\n").unwrap();
+        let eval_fp = hash_bytes(b"eval.csv");
+        reg.add_dataset_file(eval_fp, None, dir.path().join("eval.csv"), "")
+            .unwrap();
+        assert_eq!(reg.datasets().unwrap().len(), 2);
+
+        // model version -> run -> dataset fingerprints -> stored snapshots
+        let run = reg
+            .log_run(
+                &RunRecord::new("churn")
+                    .unwrap()
+                    .with_metric("auc", 0.8)
+                    .with_dataset(fp),
+                "",
+            )
+            .unwrap();
+        let lineage = Lineage {
+            run_id: Some(run.run.clone()),
+            dataset_fingerprints: vec![eval_fp, missing],
+        };
+        reg.register(
+            "m",
+            b"model".to_vec(),
+            ModelMetadata::default().with_lineage(lineage),
+            "",
+        )
+        .unwrap();
+        let report = reg.lineage("m", VersionRef::Latest).unwrap();
+        assert_eq!(report.run.as_ref().map(|r| r.run.clone()), Some(run.run));
+        let mut expected = vec![fp, eval_fp, missing];
+        expected.sort();
+        assert_eq!(
+            report.datasets.iter().map(|(f, _)| *f).collect::<Vec<_>>(),
+            expected
+        );
+        for (f, s) in &report.datasets {
+            assert_eq!(s.is_some(), *f != missing);
+        }
+        // A run id tracked elsewhere is not an error.
+        let elsewhere = Lineage {
+            run_id: Some("run-77".parse().unwrap()),
+            dataset_fingerprints: vec![],
+        };
+        reg.register(
+            "m",
+            b"model2".to_vec(),
+            ModelMetadata::default().with_lineage(elsewhere),
+            "",
+        )
+        .unwrap();
+        assert!(reg.lineage("m", VersionRef::Latest).unwrap().run.is_none());
+
+        // GC keeps run and dataset blobs; verify checks them.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let gc = reg.gc(std::time::Duration::ZERO).unwrap();
+        assert_eq!(
+            gc.blobs_deleted, 1,
+            "{backend}: only the conflicting upload is unreferenced: {gc:?}"
+        );
+        assert!(reg.verify().unwrap().is_ok());
+        delete_raw(&store, &blob_key(&snap.blob));
+        assert_eq!(
+            reg.verify().unwrap().problems,
+            [Problem::BlobMissing {
+                hash: snap.blob,
+                target: format!("dataset/{fp}")
+            }]
+        );
+        let fresh = handle(&store, "bob");
+        assert_eq!(fresh.dataset(&fp).unwrap(), snap);
+    }
+}
+
+#[test]
+fn model_card_summarises_a_version() {
+    let reg = Registry::in_memory().unwrap();
+    let fp = hash_bytes(b"train");
+    reg.add_dataset(fp, Some("train"), &b"a,b\n1,2\n"[..], "")
+        .unwrap();
+    let run = reg
+        .log_run(
+            &RunRecord::new("churn")
+                .unwrap()
+                .with_metric("auc", 0.9)
+                .with_dataset(fp),
+            "",
+        )
+        .unwrap();
+    let meta = ModelMetadata::default()
+        .with_description("Churn | model\n# not a heading")
+        .with_metric("auc", 0.9)
+        .with_param("depth", "3")
+        .with_tag("team", "growth")
+        .unwrap()
+        .with_signature(serde_json::json!({"x": "f64"}))
+        .with_lineage(Lineage {
+            run_id: Some(run.run),
+            dataset_fingerprints: vec![],
+        });
+    reg.register("churn", b"m1".to_vec(), meta, "first fit")
+        .unwrap();
+    reg.set_alias("churn", "champion", 1, None, "promote")
+        .unwrap();
+    let card = reg
+        .model_card("churn", VersionRef::Alias("champion"))
+        .unwrap();
+    for needle in [
+        "# Model card: churn version 1",
+        "Churn \\| model \\# not a heading",
+        "| Status | live |",
+        "| Aliases | champion |",
+        "| auc | 0.9 |",
+        "| depth | 3 |",
+        "| team | growth |",
+        "\"x\": \"f64\"",
+        "- Run run-1 (experiment churn",
+        &format!("- Dataset `{fp}` (train): snapshot stored, 8 bytes"),
+        "| registered version 1 |",
+        "| set champion to 1 | promote |",
+    ] {
+        assert!(card.contains(needle), "missing {needle:?} in\n{card}");
+    }
+    // Deterministic for the same log.
+    assert_eq!(
+        card,
+        reg.model_card("churn", VersionRef::Number(1)).unwrap()
+    );
+    assert!(card.lines().filter(|l| l.starts_with("# ")).count() == 1);
 }
