@@ -304,12 +304,17 @@ fn kolmogn_pomeranz_cdf(n: i64, x: f64) -> f64 {
         };
         let ln2 = j2 - k1 + 1;
         if ln2 > 0 {
-            let ln2u = ln2 as usize;
-            let start = (k1 - v0s) as usize;
+            // Offsets are non-negative by construction; bail out (NaN) rather than wrap if not.
+            let (Ok(ln2u), Ok(start), Ok(conv_start)) = (
+                usize::try_from(ln2),
+                usize::try_from(k1 - v0s),
+                usize::try_from(j1 - k1),
+            ) else {
+                return f64::NAN;
+            };
             // np.convolve(V0[start:start+ln2], pwrs[:ln2]) (full mode); numpy slices clamp at the end.
             let av: &[f64] = v0.get(start..(start + ln2u).min(npwrs)).unwrap_or(&[]);
             let bv: &[f64] = pwrs.get(..ln2u.min(npwrs)).unwrap_or(&[]);
-            let conv_start = (j1 - k1) as usize;
             let conv_len = (j2 - j1 + 1).max(0) as usize;
             for (idx, slot) in v1.iter_mut().enumerate().take(conv_len) {
                 let c = conv_start + idx;
@@ -625,6 +630,56 @@ mod tests {
         }
         // h = n: only the two extreme paths leave the band: 2 / C(2n, n).
         assert!((prob_outside_square(3, 3) - 2.0 / 20.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn kstwo_sweep_is_a_decreasing_probability() {
+        // Every branch (Ruben-Gambino, DMTW, Pomeranz, Pelz-Good, Smirnov) over a grid of n and x.
+        for n in (1..=160).chain([500, 5_000, 100_000, 150_000, 2_000_000]) {
+            let mut last = 1.0_f64;
+            for i in 0..=400 {
+                let x = f64::from(i) / 400.0;
+                let p = kstwo_sf(n, x);
+                assert!((0.0..=1.0).contains(&p), "n={n} x={x} p={p}");
+                assert!(p <= last + 1e-9, "n={n} x={x}: {p} > {last}");
+                last = p;
+            }
+        }
+    }
+
+    #[test]
+    fn two_sample_exact_sweep() {
+        for (m, n) in [
+            (1_i64, 1_i64),
+            (1, 7),
+            (3, 5),
+            (10, 4),
+            (37, 41),
+            (200, 150),
+        ] {
+            let g = {
+                let (mut a, mut b) = (m, n);
+                while b != 0 {
+                    (a, b) = (b, a % b);
+                }
+                a
+            };
+            let lcm = m / g * n;
+            let mut last = 1.0_f64;
+            for h in 1..=lcm {
+                let p = if m == n {
+                    prob_outside_square(m, h)
+                } else {
+                    outer_prob_inside(m, n, g, h)
+                };
+                assert!(
+                    (-1e-12..=1.0 + 1e-12).contains(&p),
+                    "m={m} n={n} h={h} p={p}"
+                );
+                assert!(p <= last + 1e-12, "m={m} n={n} h={h}");
+                last = p;
+            }
+        }
     }
 
     #[test]

@@ -136,6 +136,9 @@ pub(crate) fn ks_2samp_sorted(x: &[f64], y: &[f64]) -> Ks2Sample {
 /// samples use scipy's asymptotic `kstwo.sf(D, round(n1 n2 / (n1 + n2)))`. Identical samples
 /// give `D = 0`, `p = 1`. Infinite values are allowed; NaN is an error.
 ///
+/// With ties (discrete data) the p-value is scipy's, computed from the continuous null
+/// distribution, and therefore conservative (too large), exactly as in scipy.
+///
 /// # Errors
 /// [`Error::EmptySample`](crate::Error::EmptySample) and
 /// [`Error::NanInSample`](crate::Error::NanInSample), naming the sample.

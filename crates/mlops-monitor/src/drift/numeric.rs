@@ -25,7 +25,7 @@ pub const JS_DEFAULT_BINS: usize = 30;
 fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
     let (nu, nv) = (u.len() as f64, v.len() as f64);
     let (mut i, mut j) = (0_usize, 0_usize);
-    let mut terms: Vec<f64> = Vec::with_capacity(u.len() + v.len());
+    let (mut sum, mut comp) = (0.0_f64, 0.0_f64); // Neumaier-compensated sum of the areas
     let mut prev: Option<(f64, f64)> = None; // (value, |Fu - Fv| just after it)
     while i < u.len() || j < v.len() {
         let x = match (u.get(i), v.get(j)) {
@@ -35,7 +35,14 @@ fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
             (None, None) => break,
         };
         if let Some((pv, diff)) = prev {
-            terms.push(diff * (x - pv));
+            let term = diff * (x - pv);
+            let t = sum + term;
+            comp += if sum.abs() >= term.abs() {
+                (sum - t) + term
+            } else {
+                (term - t) + sum
+            };
+            sum = t;
         }
         while u.get(i).is_some_and(|&a| a <= x) {
             i += 1;
@@ -45,7 +52,7 @@ fn wasserstein_sorted(u: &[f64], v: &[f64]) -> f64 {
         }
         prev = Some((x, (i as f64 / nu - j as f64 / nv).abs()));
     }
-    compensated_sum(terms)
+    sum + comp
 }
 
 /// Population standard deviation (`ddof = 0`, as `np.std`), two-pass with compensated sums.
