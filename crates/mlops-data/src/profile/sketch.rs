@@ -113,7 +113,7 @@ fn radix_sort(v: &mut Vec<u64>) {
     let mut src = std::mem::take(v);
     let mut dst = vec![0u64; len];
     for (b, c) in counts.iter().enumerate() {
-        if c.iter().any(|&n| n == len) {
+        if c.contains(&len) {
             continue;
         }
         let mut offs = [0usize; 256];
