@@ -71,7 +71,7 @@ const MAX_LEVELS: usize = 64;
 /// assert!(s.error_bound() <= QuantileSketch::a_priori_bound(10_000, 64));
 /// # Ok::<(), mlops_data::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "SketchRepr", into = "SketchRepr")]
 pub struct QuantileSketch {
     k: usize,
@@ -87,6 +87,23 @@ pub struct QuantileSketch {
     /// `levels[h]` holds values of weight `2^h` as order-preserving integer keys (see [`key`]),
     /// so that compaction sorts plain integers; each level has fewer than `k` values at rest.
     levels: Vec<Vec<u64>>,
+}
+
+impl std::fmt::Debug for QuantileSketch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuantileSketch")
+            .field("k", &self.k)
+            .field("n", &self.n)
+            .field("min", &self.min())
+            .field("max", &self.max())
+            .field("up", &self.up)
+            .field("down", &self.down)
+            .field(
+                "level_sizes",
+                &self.levels.iter().map(Vec::len).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 /// Maps a finite `f64` to a `u64` with the same order (`f64::total_cmp`).
@@ -298,6 +315,11 @@ impl QuantileSketch {
             )));
         }
         if other.n == 0 {
+            return Ok(());
+        }
+        if self.n == 0 {
+            // Merging into an empty sketch gives exactly the other sketch.
+            *self = other.clone();
             return Ok(());
         }
         while self.levels.len() < other.levels.len() {

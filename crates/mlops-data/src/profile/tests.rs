@@ -1065,3 +1065,19 @@ fn perf_1m_rows_26_columns() {
         assert_eq!(q.rows(), rows as u64);
     }
 }
+
+#[test]
+fn empty_table_profiles_and_merges() {
+    let whole = mixed_batch(13, 500);
+    let o = opts(100, 16);
+    let empty = profile_batch(&whole.slice(0, 0), &o).unwrap();
+    assert_eq!(empty.rows(), 0);
+    let x = empty.column("x").unwrap().as_numeric().unwrap();
+    assert_eq!((x.count(), x.mean(), x.quantile(0.5)), (0, None, None));
+    let c = empty.column("c").unwrap().as_categorical().unwrap();
+    assert!(c.counts().is_empty() && c.frequencies().is_empty());
+    let full = profile_batch(&whole, &o).unwrap();
+    assert_eq!(empty.merge(&full).unwrap(), full);
+    assert_eq!(full.merge(&empty).unwrap(), full);
+    assert!(empty.summary().contains("0 rows, 4 columns"));
+}
