@@ -44,7 +44,7 @@
 
 mod categorical;
 mod numeric;
-mod sketch;
+pub mod sketch;
 
 use std::fmt;
 

@@ -155,7 +155,8 @@ impl NumericStats {
             self.count += 1;
             let y = x - self.shift;
             let delta = y - self.mean;
-            self.mean += delta / self.count as f64;
+            // Multiplying by the reciprocal keeps the division off the dependency chain.
+            self.mean += delta * (1.0 / self.count as f64);
             self.m2 += delta * (y - self.mean);
             self.sketch.push_finite(x);
         } else if x.is_nan() {

@@ -71,7 +71,7 @@ const MAX_LEVELS: usize = 64;
 /// assert!(s.error_bound() <= QuantileSketch::a_priori_bound(10_000, 64));
 /// # Ok::<(), mlops_data::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "SketchRepr", into = "SketchRepr")]
 pub struct QuantileSketch {
     k: usize,
@@ -84,8 +84,79 @@ pub struct QuantileSketch {
     up: u64,
     /// Summed weight of offset-1 compactions (estimates can be too low by at most this).
     down: u64,
-    /// `levels[h]` holds values of weight `2^h`; each has fewer than `k` values at rest.
-    levels: Vec<Vec<f64>>,
+    /// `levels[h]` holds values of weight `2^h` as order-preserving integer keys (see [`key`]),
+    /// so that compaction sorts plain integers; each level has fewer than `k` values at rest.
+    levels: Vec<Vec<u64>>,
+}
+
+impl std::fmt::Debug for QuantileSketch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuantileSketch")
+            .field("k", &self.k)
+            .field("n", &self.n)
+            .field("min", &self.min())
+            .field("max", &self.max())
+            .field("up", &self.up)
+            .field("down", &self.down)
+            .field(
+                "level_sizes",
+                &self.levels.iter().map(Vec::len).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Maps a finite `f64` to a `u64` with the same order (`f64::total_cmp`).
+#[inline]
+fn key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
+}
+
+/// Sorts keys with an LSD radix sort on bytes, skipping bytes that are equal in every key
+/// (common: values of similar magnitude share their high bytes). Small inputs use `sort_unstable`.
+fn radix_sort(v: &mut Vec<u64>) {
+    if v.len() < 256 {
+        v.sort_unstable();
+        return;
+    }
+    let mut counts = [[0usize; 256]; 8];
+    for &x in v.iter() {
+        for (b, c) in counts.iter_mut().enumerate() {
+            c[((x >> (8 * b)) & 0xff) as usize] += 1;
+        }
+    }
+    let len = v.len();
+    let mut src = std::mem::take(v);
+    let mut dst = vec![0u64; len];
+    for (b, c) in counts.iter().enumerate() {
+        if c.contains(&len) {
+            continue;
+        }
+        let mut offs = [0usize; 256];
+        let mut acc = 0;
+        for (o, &n) in offs.iter_mut().zip(c.iter()) {
+            *o = acc;
+            acc += n;
+        }
+        for &x in &src {
+            let d = ((x >> (8 * b)) & 0xff) as usize;
+            dst[offs[d]] = x;
+            offs[d] += 1;
+        }
+        std::mem::swap(&mut src, &mut dst);
+    }
+    *v = src;
+}
+
+/// Inverse of [`key`].
+#[inline]
+fn unkey(k: u64) -> f64 {
+    if k >> 63 == 1 {
+        f64::from_bits(k & !(1 << 63))
+    } else {
+        f64::from_bits(!k)
+    }
 }
 
 impl QuantileSketch {
@@ -181,7 +252,7 @@ impl QuantileSketch {
         }
         // `levels` always has at least one level.
         if let Some(l0) = self.levels.first_mut() {
-            l0.push(x);
+            l0.push(key(x));
             if l0.len() >= self.k {
                 self.compact_from(0);
             }
@@ -207,9 +278,13 @@ impl QuantileSketch {
         }
         let w = 1u64 << h;
         let mut buf = std::mem::take(&mut self.levels[h]);
-        buf.sort_unstable_by(f64::total_cmp);
+        radix_sort(&mut buf);
         // Compact an even number of values; an odd one out (the largest) stays where it is.
-        let leftover = if buf.len() % 2 == 1 { buf.pop() } else { None };
+        let leftover = if !buf.len().is_multiple_of(2) {
+            buf.pop()
+        } else {
+            None
+        };
         let offset = if self.up <= self.down {
             self.up = self.up.saturating_add(w);
             0
@@ -242,6 +317,11 @@ impl QuantileSketch {
         if other.n == 0 {
             return Ok(());
         }
+        if self.n == 0 {
+            // Merging into an empty sketch gives exactly the other sketch.
+            *self = other.clone();
+            return Ok(());
+        }
         while self.levels.len() < other.levels.len() {
             self.levels.push(Vec::new());
         }
@@ -255,7 +335,7 @@ impl QuantileSketch {
         self.down = self.down.saturating_add(other.down);
         // Canonical order so that the result does not depend on which side was `self`.
         for level in &mut self.levels {
-            level.sort_unstable_by(f64::total_cmp);
+            level.sort_unstable();
         }
         self.compact_from(0);
         Ok(())
@@ -263,18 +343,18 @@ impl QuantileSketch {
 
     /// A sorted, cumulative view for answering many queries quickly.
     pub fn view(&self) -> SketchView {
-        let mut items: Vec<(f64, u64)> = Vec::with_capacity(self.retained());
+        let mut items: Vec<(u64, u64)> = Vec::with_capacity(self.retained());
         for (h, level) in self.levels.iter().enumerate() {
             let w = 1u64 << h.min(63);
             items.extend(level.iter().map(|&v| (v, w)));
         }
-        items.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        items.sort_unstable();
         let mut values = Vec::with_capacity(items.len());
         let mut cum = Vec::with_capacity(items.len());
         let mut acc = 0u64;
         for (v, w) in items {
             acc = acc.saturating_add(w);
-            values.push(v);
+            values.push(unkey(v));
             cum.push(acc);
         }
         SketchView {
@@ -443,7 +523,7 @@ pub(crate) fn check_k(k: usize) -> Result<()> {
             reason: format!("must be in {MIN_SKETCH_K}..={MAX_SKETCH_K}, got {k}"),
         });
     }
-    if k % 2 != 0 {
+    if !k.is_multiple_of(2) {
         return Err(Error::InvalidParam {
             param: "sketch_k",
             reason: format!("must be even, got {k}"),
@@ -474,7 +554,11 @@ impl From<QuantileSketch> for SketchRepr {
             max: s.max(),
             up: s.up,
             down: s.down,
-            levels: s.levels,
+            levels: s
+                .levels
+                .iter()
+                .map(|l| l.iter().map(|&v| unkey(v)).collect())
+                .collect(),
         }
     }
 }
@@ -525,7 +609,67 @@ impl TryFrom<SketchRepr> for QuantileSketch {
             max,
             up: r.up,
             down: r.down,
-            levels: r.levels,
+            levels: r
+                .levels
+                .iter()
+                .map(|l| l.iter().map(|&v| key(v)).collect())
+                .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{key, radix_sort, unkey};
+
+    #[test]
+    fn radix_sort_sorts() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for len in [0, 1, 255, 256, 1000, 2560] {
+            let mut v: Vec<u64> = (0..len)
+                .map(|i| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    if i % 3 == 0 { state >> 40 } else { state }
+                })
+                .collect();
+            let mut expected = v.clone();
+            expected.sort_unstable();
+            radix_sort(&mut v);
+            assert_eq!(v, expected);
+        }
+        let mut same = vec![7u64; 500];
+        radix_sort(&mut same);
+        assert_eq!(same, vec![7u64; 500]);
+    }
+
+    #[test]
+    fn keys_preserve_order_and_round_trip() {
+        let mut xs = vec![
+            -f64::MAX,
+            -1e300,
+            -2.5,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -1e-310,
+            -0.0,
+            0.0,
+            1e-310,
+            f64::MIN_POSITIVE,
+            1.0,
+            2.5,
+            1e300,
+            f64::MAX,
+        ];
+        let keys: Vec<u64> = xs.iter().map(|&x| key(x)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        for (&x, &k) in xs.iter().zip(&keys) {
+            assert_eq!(unkey(k).to_bits(), x.to_bits());
+        }
+        xs.reverse();
+        let mut ks: Vec<u64> = xs.iter().map(|&x| key(x)).collect();
+        ks.sort_unstable();
+        assert_eq!(ks, keys);
     }
 }

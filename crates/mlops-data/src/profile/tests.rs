@@ -1015,6 +1015,18 @@ fn perf_1m_rows_26_columns() {
     let parts: Vec<RecordBatch> = (0..rows / 8192 + 1)
         .map(|i| whole.slice(i * 8192, 8192.min(rows - i * 8192)))
         .collect();
+    // CPU time of this thread (the machine may be shared or throttled, so wall time is noisy).
+    let cpu_ns = || -> f64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| {
+                s.split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+            .unwrap_or(f64::NAN)
+    };
+    let c0 = cpu_ns();
     let t = std::time::Instant::now();
     let p = profile_stream(
         BatchStream::from_batches(whole.schema(), parts),
@@ -1022,9 +1034,50 @@ fn perf_1m_rows_26_columns() {
     )
     .unwrap();
     let secs = t.elapsed().as_secs_f64();
+    let cpu = (cpu_ns() - c0) / 1e9;
     eprintln!(
-        "profile of {rows} rows x 26 columns: {secs:.3} s; bound {:.5}",
+        "profile of {rows} rows x 26 columns: {secs:.3} s wall, {cpu:.3} s cpu; bound {:.5}",
         p.columns()[0].as_numeric().unwrap().error_bound()
     );
     assert_eq!(p.rows(), rows as u64);
+    let col0: Vec<f64> = whole
+        .column(0)
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .values()
+        .to_vec();
+    let c0 = cpu_ns();
+    let sk = sketch_of(&col0, DEFAULT_SKETCH_K);
+    eprintln!(
+        "  sketch alone, 1 column: {:.4} s cpu",
+        (cpu_ns() - c0) / 1e9
+    );
+    assert_eq!(sk.n(), rows as u64);
+    for (what, cols) in [
+        ("20 numeric", (0..20).collect::<Vec<_>>()),
+        ("6 string", (20..26).collect()),
+    ] {
+        let part = whole.project(&cols).unwrap();
+        let c0 = cpu_ns();
+        let q = profile_batch(&part, &ProfileOptions::default()).unwrap();
+        eprintln!("  {what} columns: {:.3} s cpu", (cpu_ns() - c0) / 1e9);
+        assert_eq!(q.rows(), rows as u64);
+    }
+}
+
+#[test]
+fn empty_table_profiles_and_merges() {
+    let whole = mixed_batch(13, 500);
+    let o = opts(100, 16);
+    let empty = profile_batch(&whole.slice(0, 0), &o).unwrap();
+    assert_eq!(empty.rows(), 0);
+    let x = empty.column("x").unwrap().as_numeric().unwrap();
+    assert_eq!((x.count(), x.mean(), x.quantile(0.5)), (0, None, None));
+    let c = empty.column("c").unwrap().as_categorical().unwrap();
+    assert!(c.counts().is_empty() && c.frequencies().is_empty());
+    let full = profile_batch(&whole, &o).unwrap();
+    assert_eq!(empty.merge(&full).unwrap(), full);
+    assert_eq!(full.merge(&empty).unwrap(), full);
+    assert!(empty.summary().contains("0 rows, 4 columns"));
 }
