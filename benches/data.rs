@@ -13,13 +13,13 @@ use std::sync::Arc;
 use arrow_array::{Float64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mlops::data::BatchStream;
 use mlops::data::fingerprint::fingerprint_batches;
 use mlops::data::ingest::{ParquetOptions, read_parquet_path};
 use mlops::data::pipeline::Pipeline;
 use mlops::data::profile::{ProfileOptions, profile_stream};
 use mlops::data::synth::{self, ChurnConfig, ChurnGenerator};
 use mlops::data::transform::{ImputeStrategy, Step, UnknownCategory};
-use mlops::data::BatchStream;
 
 fn bench_rows() -> u64 {
     std::env::var("MLOPS_BENCH_ROWS")
@@ -143,7 +143,11 @@ fn data_benches(c: &mut Criterion) {
             RecordBatch::try_new(fschema.clone(), vec![Arc::new(values.slice(start, len))]).unwrap()
         })
         .collect();
-    let raw: Vec<u8> = values.values().iter().flat_map(|v| v.to_le_bytes()).collect();
+    let raw: Vec<u8> = values
+        .values()
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     let mut g = c.benchmark_group("hash_256mib");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(raw.len() as u64));

@@ -125,7 +125,10 @@ fn run() -> Res<()> {
     step(3, "fingerprint: one logical table, two file formats");
     let fp_parquet = fingerprint_stream(read()?)?;
     let fp_csv = fingerprint_stream(read_csv_path(&csv, &CsvOptions::default())?)?;
-    println!("    parquet {}  ({} rows)", fp_parquet.hash, fp_parquet.rows);
+    println!(
+        "    parquet {}  ({} rows)",
+        fp_parquet.hash, fp_parquet.rows
+    );
     println!("    csv     {}  ({} rows)", fp_csv.hash, fp_csv.rows);
     println!(
         "    {}",
@@ -186,8 +189,10 @@ fn run() -> Res<()> {
 
     step(6, "fit the preprocessing pipeline on the training rows");
     let t = Instant::now();
-    let fitted = churn_pipeline(&table)
-        .fit(BatchStream::from_batches(train.schema(), vec![train.clone()]))?;
+    let fitted = churn_pipeline(&table).fit(BatchStream::from_batches(
+        train.schema(),
+        vec![train.clone()],
+    ))?;
     let x_train = fitted.transform(&train)?;
     let x_test = fitted.transform(&test)?;
     let bytes = fitted.to_bytes()?;
@@ -277,7 +282,10 @@ fn churn_pipeline(table: &RecordBatch) -> Pipeline {
         .group(
             "num",
             numeric,
-            [Step::impute(ImputeStrategy::Median), Step::standard_scaler()],
+            [
+                Step::impute(ImputeStrategy::Median),
+                Step::standard_scaler(),
+            ],
         )
         .group(
             "cat",

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use mlops::data::BatchStream;
-use mlops::data::fingerprint::{fingerprint_stream, file_hash};
+use mlops::data::fingerprint::{file_hash, fingerprint_stream};
 use mlops::data::ingest::{
     CsvOptions, ParquetOptions, read_csv_path, read_parquet_path, write_csv_path,
 };
@@ -58,9 +58,16 @@ fn inferred_schema_validates_both_formats_and_profiles_agree() {
         &InferOptions::default(),
     )
     .unwrap();
-    let from_parquet =
-        validate(&schema, read_parquet_path(&parquet, &ParquetOptions::default()).unwrap()).unwrap();
-    let from_csv = validate(&schema, read_csv_path(&csv, &CsvOptions::default()).unwrap()).unwrap();
+    let from_parquet = validate(
+        &schema,
+        read_parquet_path(&parquet, &ParquetOptions::default()).unwrap(),
+    )
+    .unwrap();
+    let from_csv = validate(
+        &schema,
+        read_csv_path(&csv, &CsvOptions::default()).unwrap(),
+    )
+    .unwrap();
     assert!(from_parquet.is_valid(), "{from_parquet}");
     assert!(from_csv.is_valid(), "{from_csv}");
 
@@ -93,7 +100,10 @@ fn pipeline() -> Pipeline {
         .group(
             "num",
             numeric,
-            [Step::impute(ImputeStrategy::Median), Step::standard_scaler()],
+            [
+                Step::impute(ImputeStrategy::Median),
+                Step::standard_scaler(),
+            ],
         )
         .group(
             "cat",

@@ -26,9 +26,27 @@ fn generate_validate_profile_fingerprint() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 
-    let o = mlops(&["data", "validate", s(&parquet), "--write-schema", s(&schema)]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = mlops(&["data", "validate", s(&csv), "--schema", s(&schema), "--json"]);
+    let o = mlops(&[
+        "data",
+        "validate",
+        s(&parquet),
+        "--write-schema",
+        s(&schema),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = mlops(&[
+        "data",
+        "validate",
+        s(&csv),
+        "--schema",
+        s(&schema),
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["rows"], 2000);

@@ -171,6 +171,7 @@ pub fn hash_reader<R: Read>(mut reader: R) -> Result<ContentHash> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -195,7 +196,10 @@ mod tests {
     #[test]
     fn hex_round_trip_and_errors() {
         let h = hash_bytes(b"x");
-        assert_eq!(ContentHash::from_hex(&h.to_hex().to_uppercase()).unwrap(), h);
+        assert_eq!(
+            ContentHash::from_hex(&h.to_hex().to_uppercase()).unwrap(),
+            h
+        );
         assert!(matches!(
             ContentHash::from_hex("abc"),
             Err(Error::InvalidHash { .. })

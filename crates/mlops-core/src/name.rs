@@ -52,7 +52,9 @@ impl Name {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         {
-            return Err(err("only ASCII letters, digits, '-', '_' and '.' are allowed"));
+            return Err(err(
+                "only ASCII letters, digits, '-', '_' and '.' are allowed",
+            ));
         }
         if !s.as_bytes()[0].is_ascii_alphanumeric() {
             return Err(err("must start with a letter or digit"));
@@ -106,13 +108,14 @@ impl<'de> Deserialize<'de> for Name {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn rejects_each_bad_kind() {
         for bad in [
-            "", ".", "..", "../x", "a/b", "a\\b", "a\0b", "a\nb", "-lead", ".hidden", "sp ace", "é",
-            "x..y",
+            "", ".", "..", "../x", "a/b", "a\\b", "a\0b", "a\nb", "-lead", ".hidden", "sp ace",
+            "é", "x..y",
         ] {
             assert!(
                 matches!(Name::new(bad), Err(Error::InvalidName { .. })),

@@ -2,9 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::work::{
-    NONE, WorkCol, WorkSet, count_codes, kind_error, sorted_categories,
-};
+use super::work::{NONE, WorkCol, WorkSet, count_codes, kind_error, sorted_categories};
 use super::{ColumnKind, OTHER_CATEGORY, ParamGuard, ParamsError, layout_error};
 use crate::{Error, Result};
 
@@ -123,7 +121,11 @@ impl FittedOneHotEncoder {
             return Some(i);
         }
         let other = col.categories.len();
-        if col.infrequent.binary_search_by(|c| c.as_str().cmp(s)).is_ok() {
+        if col
+            .infrequent
+            .binary_search_by(|c| c.as_str().cmp(s))
+            .is_ok()
+        {
             return Some(other);
         }
         (self.unknown == UnknownCategory::MapToOther && col.has_other).then_some(other)
@@ -163,7 +165,10 @@ impl FittedOneHotEncoder {
                     None => return Err(Error::NullValue { column: name, row }),
                     Some(UNSEEN) => {
                         return Err(Error::UnseenCategory {
-                            value: dict.get(*c as usize).map(|s| s.to_string()).unwrap_or_default(),
+                            value: dict
+                                .get(*c as usize)
+                                .map(|s| s.to_string())
+                                .unwrap_or_default(),
                             column: name,
                             row,
                         });
@@ -362,7 +367,10 @@ impl FittedOrdinalEncoder {
                     None => return Err(Error::NullValue { column: name, row }),
                     Some(v) if v.is_nan() => {
                         return Err(Error::UnseenCategory {
-                            value: dict.get(c as usize).map(|s| s.to_string()).unwrap_or_default(),
+                            value: dict
+                                .get(c as usize)
+                                .map(|s| s.to_string())
+                                .unwrap_or_default(),
                             column: name,
                             row,
                         });
