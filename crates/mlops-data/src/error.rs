@@ -118,7 +118,9 @@ pub enum Error {
 
     // ---- transforms and pipelines ---------------------------------------------------------
     /// A value outside the domain of a transform step (for example `log1p` of a value ≤ -1).
-    #[error("value {value} in column {column:?} at row {row} is outside the domain of {step} ({domain})")]
+    #[error(
+        "value {value} in column {column:?} at row {row} is outside the domain of {step} ({domain})"
+    )]
     OutOfDomain {
         /// The step, e.g. `log1p`.
         step: &'static str,

@@ -43,8 +43,8 @@ use ndarray::{Array2, ArrayViewMut2, Axis, Slice};
 use serde::{Deserialize, Serialize};
 
 use crate::transform::work::{
-    CategoricalBuilder, Encoded, WorkCol, WorkSet, append_numeric, encode_categorical,
-    expect_kind, kind_of,
+    CategoricalBuilder, Encoded, WorkCol, WorkSet, append_numeric, encode_categorical, expect_kind,
+    kind_of,
 };
 use crate::transform::{CheckedStep, ColumnKind, FittedStep, ParamGuard, ParamsError, Step};
 use crate::{BatchStream, Error, FeatureMatrix, Result};
@@ -218,9 +218,8 @@ impl CheckedPipeline {
     #[tracing::instrument(name = "pipeline_fit", skip_all, fields(groups = self.groups.len(), rows))]
     pub fn fit(&self, stream: BatchStream) -> Result<FittedPipeline> {
         let schema = stream.schema();
-        let available = || -> Vec<String> {
-            schema.fields().iter().map(|f| f.name().clone()).collect()
-        };
+        let available =
+            || -> Vec<String> { schema.fields().iter().map(|f| f.name().clone()).collect() };
         let mut inputs: Vec<InputColumn> = Vec::new();
         for g in &self.groups {
             for c in &g.columns {
@@ -527,9 +526,8 @@ impl FittedPipeline {
         row_offset: u64,
         mut out: ArrayViewMut2<'_, f64>,
     ) -> Result<()> {
-        let _span =
-            tracing::debug_span!("pipeline_transform", rows = batch.num_rows(), row_offset)
-                .entered();
+        let _span = tracing::debug_span!("pipeline_transform", rows = batch.num_rows(), row_offset)
+            .entered();
         let n = batch.num_rows();
         if out.ncols() != self.feature_names.len() || out.nrows() != n {
             return Err(Error::Incompatible("output shape mismatch".to_string()));
@@ -660,7 +658,9 @@ mod tests {
                 Arc::new(Float64Array::from(age)),
                 Arc::new(Int64Array::from(visits)),
                 Arc::new(StringArray::from(plan)),
-                Arc::new(Float32Array::from((0..n).map(|i| i as f32).collect::<Vec<_>>())),
+                Arc::new(Float32Array::from(
+                    (0..n).map(|i| i as f32).collect::<Vec<_>>(),
+                )),
                 Arc::new(StringArray::from(
                     (0..n).map(|i| format!("r{i}")).collect::<Vec<_>>(),
                 )),
@@ -673,7 +673,13 @@ mod tests {
         batch(
             vec![Some(20.0), None, Some(40.0), Some(f64::NAN), Some(60.0)],
             vec![Some(1), Some(2), None, Some(2), Some(5)],
-            vec![Some("gold"), None, Some("basic"), Some("gold"), Some("silver")],
+            vec![
+                Some("gold"),
+                None,
+                Some("basic"),
+                Some("gold"),
+                Some("silver"),
+            ],
         )
     }
 
@@ -818,7 +824,11 @@ mod tests {
 
         // At transform: a batch without the column, and one with the wrong type.
         let fitted = pipeline().fit(stream(vec![train()])).unwrap();
-        let s = Arc::new(Schema::new(vec![Field::new("age", DataType::Float64, true)]));
+        let s = Arc::new(Schema::new(vec![Field::new(
+            "age",
+            DataType::Float64,
+            true,
+        )]));
         let b = RecordBatch::try_new(s, vec![Arc::new(Float64Array::from(vec![1.0]))]).unwrap();
         assert!(matches!(
             fitted.transform(&b).unwrap_err(),
@@ -858,7 +868,11 @@ mod tests {
         );
         let e = p.fit(stream(vec![t.slice(2, 2)])).unwrap_err();
         assert!(matches!(e, Error::NonFinite { row: 1, value, .. } if value.is_nan()));
-        let inf = batch(vec![Some(1.0), Some(f64::INFINITY)], vec![Some(1); 2], vec![Some("a"); 2]);
+        let inf = batch(
+            vec![Some(1.0), Some(f64::INFINITY)],
+            vec![Some(1); 2],
+            vec![Some("a"); 2],
+        );
         let e = p.fit(stream(vec![inf.clone()])).unwrap_err();
         assert!(matches!(e, Error::NonFinite { row: 1, value, .. } if value.is_infinite()));
 
@@ -868,7 +882,11 @@ mod tests {
         assert!(matches!(e, Error::NullValue { ref column, row: 1 } if column == "plan"));
 
         // At transform time (imputer fitted on clean data does fill; scaler alone does not).
-        let clean = batch(vec![Some(1.0), Some(3.0)], vec![Some(1); 2], vec![Some("a"); 2]);
+        let clean = batch(
+            vec![Some(1.0), Some(3.0)],
+            vec![Some(1); 2],
+            vec![Some("a"); 2],
+        );
         let f = Pipeline::new()
             .group("g", ["age"], [Step::standard_scaler()])
             .fit(stream(vec![clean]))
@@ -930,7 +948,14 @@ mod tests {
     #[test]
     fn remainder_passthrough_numeric_only() {
         let f = Pipeline::new()
-            .group("cat", ["plan"], [Step::impute(ImputeStrategy::MostFrequent), Step::ordinal(OrdinalUnknown::Code(-1.0))])
+            .group(
+                "cat",
+                ["plan"],
+                [
+                    Step::impute(ImputeStrategy::MostFrequent),
+                    Step::ordinal(OrdinalUnknown::Code(-1.0)),
+                ],
+            )
             .group("v", ["visits"], [Step::impute(ImputeStrategy::Constant)])
             .remainder(Remainder::PassthroughNumeric)
             .fit(stream(vec![train()]))
@@ -940,17 +965,29 @@ mod tests {
         // age has nulls: passthrough cannot output them.
         let e = f.transform(&train()).unwrap_err();
         assert!(matches!(e, Error::NullValue { ref column, row: 1 } if column == "age"));
-        let ok = batch(vec![Some(7.0); 2], vec![None, Some(3)], vec![Some("zzz"), Some("gold")]);
+        let ok = batch(
+            vec![Some(7.0); 2],
+            vec![None, Some(3)],
+            vec![Some("zzz"), Some("gold")],
+        );
         let x = f.transform(&ok).unwrap();
-        assert_eq!(x.data, ndarray::array![[-1.0, 0.0, 7.0, 0.0], [1.0, 3.0, 7.0, 1.0]]);
+        assert_eq!(
+            x.data,
+            ndarray::array![[-1.0, 0.0, 7.0, 0.0], [1.0, 3.0, 7.0, 1.0]]
+        );
     }
 
     #[test]
     fn categorical_input_types_agree() {
-        let plan = vec![Some("gold"), None, Some("basic"), Some("gold"), Some("silver")];
-        let s = |dt: DataType| {
-            Arc::new(Schema::new(vec![Field::new("plan", dt, true)])) as SchemaRef
-        };
+        let plan = vec![
+            Some("gold"),
+            None,
+            Some("basic"),
+            Some("gold"),
+            Some("silver"),
+        ];
+        let s =
+            |dt: DataType| Arc::new(Schema::new(vec![Field::new("plan", dt, true)])) as SchemaRef;
         let utf8 = RecordBatch::try_new(
             s(DataType::Utf8),
             vec![Arc::new(StringArray::from(plan.clone()))],
@@ -995,14 +1032,15 @@ mod tests {
 
         let b = RecordBatch::try_new(
             s(DataType::Boolean),
-            vec![Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)]))],
+            vec![Arc::new(BooleanArray::from(vec![
+                Some(true),
+                None,
+                Some(false),
+            ]))],
         )
         .unwrap();
         let f = fit(&b);
-        assert_eq!(
-            f.feature_names(),
-            ["plan=false", "plan=none", "plan=true"]
-        );
+        assert_eq!(f.feature_names(), ["plan=false", "plan=none", "plan=true"]);
         assert_eq!(
             f.transform(&b).unwrap().data,
             ndarray::array![[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
@@ -1043,7 +1081,11 @@ mod tests {
         let back = FittedPipeline::from_bytes(&bytes).unwrap();
         assert_eq!(back, fitted);
         assert_eq!(back.to_bytes().unwrap(), bytes);
-        let ok = batch(vec![Some(7.0), None], vec![None, Some(3)], vec![Some("x"), Some("gold")]);
+        let ok = batch(
+            vec![Some(7.0), None],
+            vec![None, Some(3)],
+            vec![Some("x"), Some("gold")],
+        );
         assert_eq!(back.transform(&ok).unwrap(), fitted.transform(&ok).unwrap());
         assert!(FittedPipeline::from_bytes(&bytes[..bytes.len() / 2]).is_err());
         assert!(matches!(
@@ -1073,7 +1115,11 @@ mod tests {
 
     #[test]
     fn log1p_domain_error_names_row() {
-        let b = batch(vec![Some(1.0), Some(-3.0)], vec![Some(1); 2], vec![Some("a"); 2]);
+        let b = batch(
+            vec![Some(1.0), Some(-3.0)],
+            vec![Some(1); 2],
+            vec![Some("a"); 2],
+        );
         let e = Pipeline::new()
             .group("a", ["age"], [Step::log1p()])
             .fit(stream(vec![b]))

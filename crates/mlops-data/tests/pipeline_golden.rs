@@ -230,7 +230,10 @@ fn pipelines_match_scikit_learn() {
             (schema(), train, test)
         };
         let fitted = pipeline
-            .fit(BatchStream::from_batches(train_schema.clone(), train.clone()))
+            .fit(BatchStream::from_batches(
+                train_schema.clone(),
+                train.clone(),
+            ))
             .unwrap_or_else(|e| panic!("{name}: fit failed: {e}"));
         let names: Vec<String> = want["feature_names"]
             .as_array()
@@ -246,7 +249,10 @@ fn pipelines_match_scikit_learn() {
         assert_close(name, "train", &got_train, &matrix(&want["train"]));
 
         let got_test = fitted
-            .transform_stream(BatchStream::from_batches(train_schema.clone(), test.clone()))
+            .transform_stream(BatchStream::from_batches(
+                train_schema.clone(),
+                test.clone(),
+            ))
             .unwrap();
         assert_close(name, "test", &got_test, &matrix(&want["test"]));
 
@@ -301,7 +307,10 @@ fn dictionary_columns_give_the_same_result() {
     let (_, pipeline) = variants().remove(0);
     let plain = pipeline.fit(stream(batches.clone())).unwrap();
     let dict = pipeline
-        .fit(BatchStream::from_batches(dict_schema.clone(), dict_batches.clone()))
+        .fit(BatchStream::from_batches(
+            dict_schema.clone(),
+            dict_batches.clone(),
+        ))
         .unwrap();
     assert_eq!(plain, dict);
     let a = plain.transform_stream(stream(batches)).unwrap();

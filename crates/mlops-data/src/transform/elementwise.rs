@@ -180,22 +180,43 @@ mod tests {
             ParamsError::ClipWithoutBounds
         );
         assert_eq!(
-            ClipParams { min: Some(f64::NAN), max: None }.check().unwrap_err(),
+            ClipParams {
+                min: Some(f64::NAN),
+                max: None
+            }
+            .check()
+            .unwrap_err(),
             ParamsError::ClipBoundNaN { bound: "min" }
         );
         assert_eq!(
-            ClipParams { min: None, max: Some(f64::NAN) }.check().unwrap_err(),
+            ClipParams {
+                min: None,
+                max: Some(f64::NAN)
+            }
+            .check()
+            .unwrap_err(),
             ParamsError::ClipBoundNaN { bound: "max" }
         );
         assert!(matches!(
-            ClipParams { min: Some(1.0), max: Some(0.0) }.check().unwrap_err(),
+            ClipParams {
+                min: Some(1.0),
+                max: Some(0.0)
+            }
+            .check()
+            .unwrap_err(),
             ParamsError::ClipBoundsInverted { .. }
         ));
     }
 
     #[test]
     fn clip_clamps_and_keeps_missing() {
-        let f = ClipParams { min: Some(0.0), max: Some(10.0) }.check().unwrap().fit();
+        let f = ClipParams {
+            min: Some(0.0),
+            max: Some(10.0),
+        }
+        .check()
+        .unwrap()
+        .fit();
         let mut set = num(vec![-5.0, 5.0, 50.0, null_f64()]);
         f.transform(&mut set).unwrap();
         let v = values(&set);

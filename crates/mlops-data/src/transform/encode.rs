@@ -2,9 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::work::{
-    NONE, WorkCol, WorkSet, count_codes, kind_error, sorted_categories,
-};
+use super::work::{NONE, WorkCol, WorkSet, count_codes, kind_error, sorted_categories};
 use super::{ColumnKind, OTHER_CATEGORY, ParamGuard, ParamsError, layout_error};
 use crate::{Error, Result};
 
@@ -123,7 +121,11 @@ impl FittedOneHotEncoder {
             return Some(i);
         }
         let other = col.categories.len();
-        if col.infrequent.binary_search_by(|c| c.as_str().cmp(s)).is_ok() {
+        if col
+            .infrequent
+            .binary_search_by(|c| c.as_str().cmp(s))
+            .is_ok()
+        {
             return Some(other);
         }
         (self.unknown == UnknownCategory::MapToOther && col.has_other).then_some(other)
@@ -163,7 +165,10 @@ impl FittedOneHotEncoder {
                     None => return Err(Error::NullValue { column: name, row }),
                     Some(UNSEEN) => {
                         return Err(Error::UnseenCategory {
-                            value: dict.get(*c as usize).map(|s| s.to_string()).unwrap_or_default(),
+                            value: dict
+                                .get(*c as usize)
+                                .map(|s| s.to_string())
+                                .unwrap_or_default(),
                             column: name,
                             row,
                         });
@@ -292,10 +297,10 @@ impl ValidOrdinalEncoder {
 impl ParamGuard for OrdinalEncoderParams {
     type Checked = ValidOrdinalEncoder;
     fn check(&self) -> std::result::Result<ValidOrdinalEncoder, ParamsError> {
-        if let OrdinalUnknown::Code(v) = self.unknown {
-            if !v.is_finite() {
-                return Err(ParamsError::UnknownValueNotFinite { value: v });
-            }
+        if let OrdinalUnknown::Code(v) = self.unknown
+            && !v.is_finite()
+        {
+            return Err(ParamsError::UnknownValueNotFinite { value: v });
         }
         Ok(ValidOrdinalEncoder(self.clone()))
     }
@@ -362,7 +367,10 @@ impl FittedOrdinalEncoder {
                     None => return Err(Error::NullValue { column: name, row }),
                     Some(v) if v.is_nan() => {
                         return Err(Error::UnseenCategory {
-                            value: dict.get(c as usize).map(|s| s.to_string()).unwrap_or_default(),
+                            value: dict
+                                .get(c as usize)
+                                .map(|s| s.to_string())
+                                .unwrap_or_default(),
                             column: name,
                             row,
                         });
@@ -394,16 +402,18 @@ impl ValidOrdinalEncoder {
                 .into_iter()
                 .map(|(c, _)| c)
                 .collect();
-            if let OrdinalUnknown::Code(v) = self.0.unknown {
-                if v >= 0.0 && v.fract() == 0.0 && v < categories.len() as f64 {
-                    return Err(Error::InvalidParam {
-                        param: "unknown_value",
-                        reason: format!(
-                            "{v} is already the code of category {:?} of column {name:?}",
-                            categories.get(v as usize).map_or("", String::as_str)
-                        ),
-                    });
-                }
+            if let OrdinalUnknown::Code(v) = self.0.unknown
+                && v >= 0.0
+                && v.fract() == 0.0
+                && v < categories.len() as f64
+            {
+                return Err(Error::InvalidParam {
+                    param: "unknown_value",
+                    reason: format!(
+                        "{v} is already the code of category {:?} of column {name:?}",
+                        categories.get(v as usize).map_or("", String::as_str)
+                    ),
+                });
             }
             columns.push(OrdinalColumn {
                 column: name.clone(),

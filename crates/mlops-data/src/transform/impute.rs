@@ -287,7 +287,9 @@ fn most_frequent_number(v: &mut [f64]) -> Option<f64> {
     let mut i = 0;
     while let Some(&x) = v.get(i) {
         // -0.0 and 0.0 sort next to each other and compare equal, as in numpy.
-        let run = v.get(i..).map_or(0, |rest| rest.iter().take_while(|&&y| y == x).count());
+        let run = v
+            .get(i..)
+            .map_or(0, |rest| rest.iter().take_while(|&&y| y == x).count());
         if best.is_none_or(|(_, n)| run > n) {
             best = Some((x, run));
         }
@@ -407,7 +409,10 @@ mod tests {
 
     #[test]
     fn most_frequent_ties_pick_smallest() {
-        assert_eq!(most_frequent_number(&mut [3.0, 1.0, 3.0, 1.0, 2.0]), Some(1.0));
+        assert_eq!(
+            most_frequent_number(&mut [3.0, 1.0, 3.0, 1.0, 2.0]),
+            Some(1.0)
+        );
         let mut set = cat(&["b", "a", "c"], vec![0, 1, 2, 2, 1, 0, MISSING]);
         let f = ImputerParams::new(ImputeStrategy::MostFrequent)
             .check()
@@ -421,7 +426,11 @@ mod tests {
             panic!()
         };
         assert_eq!(dict[codes[6] as usize], "a");
-        assert_eq!(dict.len(), 3, "an existing category is reused, not duplicated");
+        assert_eq!(
+            dict.len(),
+            3,
+            "an existing category is reused, not duplicated"
+        );
     }
 
     #[test]

@@ -147,9 +147,9 @@ impl ParamsError {
         match self {
             Self::FillValueNotFinite { .. } => "fill_value",
             Self::InvalidFeatureRange { .. } => "feature_range",
-            Self::ClipWithoutBounds | Self::ClipBoundNaN { .. } | Self::ClipBoundsInverted { .. } => {
-                "clip bounds"
-            }
+            Self::ClipWithoutBounds
+            | Self::ClipBoundNaN { .. }
+            | Self::ClipBoundsInverted { .. } => "clip bounds",
             Self::MaxCategoriesZero => "max_categories",
             Self::UnknownValueNotFinite { .. } => "unknown_value",
             Self::EmptyColumnList { .. } | Self::DuplicateColumn { .. } => "columns",

@@ -296,7 +296,11 @@ impl FittedMinMaxScaler {
     pub(crate) fn transform(&self, set: &mut WorkSet<'_>) -> Result<()> {
         let cols = numeric_columns(set, "min_max_scaler")?;
         if cols.len() != self.columns.len() {
-            return Err(layout_error("min_max_scaler", self.columns.len(), cols.len()));
+            return Err(layout_error(
+                "min_max_scaler",
+                self.columns.len(),
+                cols.len(),
+            ));
         }
         let (lo, hi) = self.feature_range;
         for ((_, values), st) in cols.into_iter().zip(&self.columns) {
@@ -324,8 +328,7 @@ impl ValidMinMaxScaler {
                     Some((a, b)) => (a.min(v), b.max(v)),
                 });
             }
-            let (data_min, data_max) =
-                range.ok_or_else(|| all_missing("min_max_scaler", name))?;
+            let (data_min, data_max) = range.ok_or_else(|| all_missing("min_max_scaler", name))?;
             let mut data_range = data_max - data_min;
             // scikit-learn's _handle_zeros_in_scale.
             if data_range < 10.0 * f64::EPSILON {
@@ -446,7 +449,12 @@ mod tests {
 
     #[test]
     fn min_max_check_rejects_bad_ranges() {
-        for (a, b) in [(1.0, 1.0), (2.0, 1.0), (f64::NAN, 1.0), (0.0, f64::INFINITY)] {
+        for (a, b) in [
+            (1.0, 1.0),
+            (2.0, 1.0),
+            (f64::NAN, 1.0),
+            (0.0, f64::INFINITY),
+        ] {
             let e = MinMaxScalerParams::default()
                 .feature_range(a, b)
                 .check()

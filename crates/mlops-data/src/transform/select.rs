@@ -106,7 +106,9 @@ impl ValidDrop {
     }
     pub(crate) fn fit(&self, set: &mut WorkSet<'_>) -> Result<FittedSelection> {
         let dropped = positions(set, &self.0)?;
-        let keep = (0..set.cols.len()).filter(|i| !dropped.contains(i)).collect();
+        let keep = (0..set.cols.len())
+            .filter(|i| !dropped.contains(i))
+            .collect();
         Ok(FittedSelection::new(set, keep))
     }
 }
@@ -154,11 +156,15 @@ impl FittedSelection {
                 set.cols.len(),
             ));
         }
-        let mut slots: Vec<Option<WorkCol<'_>>> =
-            std::mem::take(&mut set.cols).into_iter().map(Some).collect();
+        let mut slots: Vec<Option<WorkCol<'_>>> = std::mem::take(&mut set.cols)
+            .into_iter()
+            .map(Some)
+            .collect();
         for &i in &self.keep {
             let col = slots.get_mut(i).and_then(Option::take).ok_or_else(|| {
-                Error::Incompatible(format!("selection refers to column {i} twice or out of range"))
+                Error::Incompatible(format!(
+                    "selection refers to column {i} twice or out of range"
+                ))
             })?;
             set.cols.push(col);
         }
@@ -202,17 +208,29 @@ mod tests {
     #[test]
     fn select_reorders_and_drop_removes_one_hot_columns() {
         let mut s = set();
-        let f = SelectParams::new(["p=y", "a"]).check().unwrap().fit(&mut s).unwrap();
+        let f = SelectParams::new(["p=y", "a"])
+            .check()
+            .unwrap()
+            .fit(&mut s)
+            .unwrap();
         f.transform(&mut s).unwrap();
         assert_eq!(s.names(), vec!["p=y", "a"]);
         assert_eq!(s.check_output().unwrap(), vec!["p=y", "a"]);
 
         let mut s = set();
-        let f = DropParams::new(["p=x"]).check().unwrap().fit(&mut s).unwrap();
+        let f = DropParams::new(["p=x"])
+            .check()
+            .unwrap()
+            .fit(&mut s)
+            .unwrap();
         f.transform(&mut s).unwrap();
         assert_eq!(s.names(), vec!["a", "p=y"]);
 
-        let e = DropParams::new(["zz"]).check().unwrap().fit(&mut set()).unwrap_err();
+        let e = DropParams::new(["zz"])
+            .check()
+            .unwrap()
+            .fit(&mut set())
+            .unwrap_err();
         assert!(matches!(e, Error::MissingColumn { ref column, .. } if column == "zz"));
     }
 }

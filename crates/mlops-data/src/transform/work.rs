@@ -94,7 +94,11 @@ pub(crate) struct WorkSet<'a> {
 impl WorkSet<'_> {
     /// Expands one-hot blocks into numeric 0/1 columns (needed by numeric and selection steps).
     pub(crate) fn materialise_one_hot(&mut self) {
-        if !self.cols.iter().any(|c| matches!(c, WorkCol::OneHot { .. })) {
+        if !self
+            .cols
+            .iter()
+            .any(|c| matches!(c, WorkCol::OneHot { .. }))
+        {
             return;
         }
         let cols = std::mem::take(&mut self.cols);
@@ -185,10 +189,10 @@ impl WorkSet<'_> {
                     let width = names.len();
                     for (mut row, &c) in out.rows_mut().into_iter().zip(codes) {
                         let c = c as usize;
-                        if c < width {
-                            if let Some(d) = row.get_mut(offset + c) {
-                                *d = 1.0;
-                            }
+                        if c < width
+                            && let Some(d) = row.get_mut(offset + c)
+                        {
+                            *d = 1.0;
                         }
                     }
                 }
@@ -286,11 +290,11 @@ pub(crate) fn append_numeric(
             let a = array.as_primitive::<$t>();
             let values = a.values().iter().map($conv);
             match &nulls {
-                Some(nb) if nb.null_count() > 0 => {
-                    out.extend(values.zip(nb.iter()).map(|(v, valid)| {
+                Some(nb) if nb.null_count() > 0 => out.extend(values.zip(nb.iter()).map(
+                    |(v, valid)| {
                         if valid { canon(v) } else { null_f64() }
-                    }))
-                }
+                    },
+                )),
                 _ => out.extend(values.map(canon)),
             }
         }};
@@ -556,7 +560,12 @@ mod tests {
 
     #[test]
     fn categorical_encodings_agree() {
-        let s: ArrayRef = Arc::new(StringArray::from(vec![Some("b"), None, Some("a"), Some("b")]));
+        let s: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("b"),
+            None,
+            Some("a"),
+            Some("b"),
+        ]));
         let (dict, codes) = encode_categorical(&s, "c").unwrap();
         assert_eq!(dict, vec!["b", "a"]);
         assert_eq!(codes, vec![0, MISSING, 1, 0]);
