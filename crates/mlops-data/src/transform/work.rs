@@ -166,41 +166,86 @@ impl WorkSet<'_> {
                 out.ncols()
             )));
         }
-        let mut offset = 0usize;
+        let nrows = out.nrows();
+        let mut srcs = Vec::with_capacity(self.cols.len());
         for col in &self.cols {
             match col {
                 WorkCol::Num { name, values } => {
-                    if values.len() != out.nrows() {
-                        return Err(row_count_error(name, values.len(), out.nrows()));
+                    if values.len() != nrows {
+                        return Err(row_count_error(name, values.len(), nrows));
                     }
-                    let mut dst = out.column_mut(offset);
-                    for (i, (d, &v)) in dst.iter_mut().zip(values).enumerate() {
-                        if v.is_nan() {
-                            return Err(missing_numeric(name, self.row_offset + i as u64, v));
-                        }
-                        *d = v;
+                    if let Some(i) = values.iter().position(|v| v.is_nan()) {
+                        let v = values.get(i).copied().unwrap_or(f64::NAN);
+                        return Err(missing_numeric(name, self.row_offset + i as u64, v));
                     }
+                    srcs.push(Src::Num(values));
                 }
                 WorkCol::Cat { name, .. } => return Err(categorical_output(name)),
                 WorkCol::OneHot { names, codes } => {
-                    if codes.len() != out.nrows() {
-                        return Err(row_count_error(col.name(), codes.len(), out.nrows()));
+                    if codes.len() != nrows {
+                        return Err(row_count_error(col.name(), codes.len(), nrows));
                     }
-                    let width = names.len();
-                    for (mut row, &c) in out.rows_mut().into_iter().zip(codes) {
-                        let c = c as usize;
-                        if c < width
-                            && let Some(d) = row.get_mut(offset + c)
-                        {
-                            *d = 1.0;
+                    srcs.push(Src::OneHot(codes, names.len()));
+                }
+            }
+        }
+        // Row-major fill: one pass over the output, reading the column sources in parallel.
+        for (i, mut row) in out.rows_mut().into_iter().enumerate() {
+            match row.as_slice_mut() {
+                Some(r) => {
+                    let mut off = 0;
+                    for src in &srcs {
+                        match *src {
+                            Src::Num(v) => {
+                                if let (Some(d), Some(&x)) = (r.get_mut(off), v.get(i)) {
+                                    *d = x;
+                                }
+                                off += 1;
+                            }
+                            Src::OneHot(codes, w) => {
+                                if let Some(&c) = codes.get(i)
+                                    && (c as usize) < w
+                                    && let Some(d) = r.get_mut(off + c as usize)
+                                {
+                                    *d = 1.0;
+                                }
+                                off += w;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    let mut off = 0;
+                    for src in &srcs {
+                        match *src {
+                            Src::Num(v) => {
+                                if let (Some(d), Some(&x)) = (row.get_mut(off), v.get(i)) {
+                                    *d = x;
+                                }
+                                off += 1;
+                            }
+                            Src::OneHot(codes, w) => {
+                                if let Some(&c) = codes.get(i)
+                                    && (c as usize) < w
+                                    && let Some(d) = row.get_mut(off + c as usize)
+                                {
+                                    *d = 1.0;
+                                }
+                                off += w;
+                            }
                         }
                     }
                 }
             }
-            offset += col.width();
         }
         Ok(())
     }
+}
+
+/// A source of output columns while writing a group.
+enum Src<'s> {
+    Num(&'s [f64]),
+    OneHot(&'s [u32], usize),
 }
 
 fn categorical_output(name: &str) -> Error {
@@ -405,33 +450,50 @@ fn too_many_categories(column: &str) -> Error {
     ))
 }
 
+/// Dictionaries up to this size are searched linearly (faster than hashing for the usual
+/// low-cardinality categorical column); larger ones switch to a hash map.
+const SMALL_DICT: usize = 16;
+
 fn from_strs<'a>(
     len: usize,
     iter: impl Iterator<Item = Option<&'a str>>,
     column: &str,
 ) -> Result<Encoded<'a>> {
     let mut map: HashMap<&'a str, u32> = HashMap::new();
-    let mut dict: Vec<Cow<'a, str>> = Vec::new();
+    let mut strs: Vec<&'a str> = Vec::new();
     let mut codes = Vec::with_capacity(len);
     for v in iter {
         let code = match v {
             None => MISSING,
-            Some(s) => match map.get(s) {
-                Some(&c) => c,
-                None => {
-                    let c = u32::try_from(dict.len())
-                        .ok()
-                        .filter(|&c| c < MISSING - 1)
-                        .ok_or_else(|| too_many_categories(column))?;
-                    map.insert(s, c);
-                    dict.push(Cow::Borrowed(s));
-                    c
+            Some(s) => {
+                let found = if strs.len() <= SMALL_DICT {
+                    strs.iter().position(|&d| d == s).map(|p| p as u32)
+                } else {
+                    map.get(s).copied()
+                };
+                match found {
+                    Some(c) => c,
+                    None => {
+                        let c = u32::try_from(strs.len())
+                            .ok()
+                            .filter(|&c| c < MISSING - 1)
+                            .ok_or_else(|| too_many_categories(column))?;
+                        strs.push(s);
+                        if strs.len() > SMALL_DICT {
+                            if map.is_empty() {
+                                map.extend(strs.iter().enumerate().map(|(i, &d)| (d, i as u32)));
+                            } else {
+                                map.insert(s, c);
+                            }
+                        }
+                        c
+                    }
                 }
-            },
+            }
         };
         codes.push(code);
     }
-    Ok((dict, codes))
+    Ok((strs.into_iter().map(Cow::Borrowed).collect(), codes))
 }
 
 /// Accumulates a categorical column over many batches into one owned dictionary.
@@ -585,6 +647,17 @@ mod tests {
         let (dict, codes) = encode_categorical(&b, "c").unwrap();
         assert_eq!(dict, vec!["false", "true"]);
         assert_eq!(codes, vec![1, MISSING, 0]);
+    }
+
+    #[test]
+    fn large_dictionaries_switch_to_the_hash_map() {
+        let values: Vec<String> = (0..100).map(|i| format!("v{}", i % 40)).collect();
+        let a: ArrayRef = Arc::new(StringArray::from(values.clone()));
+        let (dict, codes) = encode_categorical(&a, "c").unwrap();
+        assert_eq!(dict.len(), 40);
+        for (v, c) in values.iter().zip(&codes) {
+            assert_eq!(dict[*c as usize], v.as_str());
+        }
     }
 
     #[test]
