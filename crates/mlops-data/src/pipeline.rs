@@ -1127,6 +1127,61 @@ mod tests {
         assert!(matches!(e, Error::OutOfDomain { row: 1, value, .. } if value == -3.0));
     }
 
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn data() -> impl Strategy<Value = (Vec<Option<f64>>, Vec<Option<i64>>, Vec<Option<u8>>)> {
+            (1usize..40).prop_flat_map(|n| {
+                (
+                    proptest::collection::vec(proptest::option::weighted(0.8, -1e3f64..1e3), n),
+                    proptest::collection::vec(proptest::option::weighted(0.8, 0i64..5), n),
+                    proptest::collection::vec(proptest::option::weighted(0.8, 0u8..4), n),
+                )
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+            /// Batch boundaries change nothing: fitting on any split equals fitting on one batch,
+            /// and transform_stream equals transform of the whole table.
+            #[test]
+            fn batch_boundaries_do_not_matter((age, visits, plan) in data(), cut in 0usize..40) {
+                let names = ["basic", "gold", "silver", "zinc"];
+                let plan: Vec<Option<&str>> =
+                    plan.iter().map(|p| p.map(|i| names[i as usize])).collect();
+                // Make sure every column has one value so the imputers can fit.
+                let mut age = age;
+                age[0] = Some(age[0].unwrap_or(1.0));
+                let mut visits = visits;
+                visits[0] = Some(visits[0].unwrap_or(1));
+                let mut plan = plan;
+                plan[0] = Some(plan[0].unwrap_or("gold"));
+                let b = batch(age, visits, plan);
+                let cut = cut.min(b.num_rows());
+                let parts = vec![b.slice(0, cut), b.slice(cut, b.num_rows() - cut)];
+                let p = Pipeline::new()
+                    .group("num", ["age", "visits"], [
+                        Step::impute(ImputeStrategy::Median),
+                        Step::standard_scaler(),
+                    ])
+                    .group("cat", ["plan"], [
+                        Step::impute(ImputeStrategy::MostFrequent),
+                        Step::OneHot(OneHotEncoderParams::default()
+                            .unknown(UnknownCategory::MapToOther)
+                            .max_categories(Some(3))),
+                    ]);
+                let whole = p.fit(stream(vec![b.clone()])).unwrap();
+                let split = p.fit(stream(parts.clone())).unwrap();
+                prop_assert_eq!(&whole, &split);
+                let x = whole.transform(&b).unwrap();
+                prop_assert!(x.data.iter().all(|v| v.is_finite()));
+                prop_assert_eq!(x, whole.transform_stream(stream(parts)).unwrap());
+            }
+        }
+    }
+
     #[test]
     fn types_are_send_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
