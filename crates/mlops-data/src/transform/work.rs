@@ -333,14 +333,14 @@ pub(crate) fn append_numeric(
     macro_rules! push {
         ($t:ty, $conv:expr) => {{
             let a = array.as_primitive::<$t>();
-            let values = a.values().iter().map($conv);
-            match &nulls {
-                Some(nb) if nb.null_count() > 0 => out.extend(values.zip(nb.iter()).map(
-                    |(v, valid)| {
-                        if valid { canon(v) } else { null_f64() }
-                    },
-                )),
-                _ => out.extend(values.map(canon)),
+            out.extend(a.values().iter().map($conv).map(canon));
+            if let Some(nb) = nulls.as_ref().filter(|nb| nb.null_count() > 0) {
+                let new = out.get_mut(start..).unwrap_or_default();
+                for (slot, valid) in new.iter_mut().zip(nb.iter()) {
+                    if !valid {
+                        *slot = null_f64();
+                    }
+                }
             }
         }};
     }
@@ -461,13 +461,19 @@ fn from_strs<'a>(
 ) -> Result<Encoded<'a>> {
     let mut map: HashMap<&'a str, u32> = HashMap::new();
     let mut strs: Vec<&'a str> = Vec::new();
+    // Small dictionaries: compare a cheap key (length + first 8 bytes) before the strings.
+    let mut keys: Vec<(usize, u64)> = Vec::new();
     let mut codes = Vec::with_capacity(len);
     for v in iter {
         let code = match v {
             None => MISSING,
             Some(s) => {
                 let found = if strs.len() <= SMALL_DICT {
-                    strs.iter().position(|&d| d == s).map(|p| p as u32)
+                    let key = short_key(s);
+                    keys.iter()
+                        .zip(&strs)
+                        .position(|(&k, &d)| k == key && (s.len() <= 8 || d == s))
+                        .map(|p| p as u32)
                 } else {
                     map.get(s).copied()
                 };
@@ -479,6 +485,7 @@ fn from_strs<'a>(
                             .filter(|&c| c < MISSING - 1)
                             .ok_or_else(|| too_many_categories(column))?;
                         strs.push(s);
+                        keys.push(short_key(s));
                         if strs.len() > SMALL_DICT {
                             if map.is_empty() {
                                 map.extend(strs.iter().enumerate().map(|(i, &d)| (d, i as u32)));
@@ -494,6 +501,17 @@ fn from_strs<'a>(
         codes.push(code);
     }
     Ok((strs.into_iter().map(Cow::Borrowed).collect(), codes))
+}
+
+/// Length and first 8 bytes: equal keys of strings up to 8 bytes long mean equal strings.
+fn short_key(s: &str) -> (usize, u64) {
+    let b = s.as_bytes();
+    let mut buf = [0u8; 8];
+    let n = b.len().min(8);
+    if let (Some(dst), Some(src)) = (buf.get_mut(..n), b.get(..n)) {
+        dst.copy_from_slice(src);
+    }
+    (b.len(), u64::from_le_bytes(buf))
 }
 
 /// Accumulates a categorical column over many batches into one owned dictionary.
@@ -647,6 +665,22 @@ mod tests {
         let (dict, codes) = encode_categorical(&b, "c").unwrap();
         assert_eq!(dict, vec!["false", "true"]);
         assert_eq!(codes, vec![1, MISSING, 0]);
+    }
+
+    #[test]
+    fn short_and_long_strings_with_equal_prefixes_are_distinct() {
+        let a: ArrayRef = Arc::new(StringArray::from(vec![
+            "abcdefgh1",
+            "abcdefgh2",
+            "abcdefgh1",
+            "ab",
+            "ab\0",
+            "",
+            "ab",
+        ]));
+        let (dict, codes) = encode_categorical(&a, "c").unwrap();
+        assert_eq!(dict, vec!["abcdefgh1", "abcdefgh2", "ab", "ab\0", ""]);
+        assert_eq!(codes, vec![0, 1, 0, 2, 3, 4, 2]);
     }
 
     #[test]
