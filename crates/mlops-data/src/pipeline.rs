@@ -1132,7 +1132,9 @@ mod tests {
 
         use super::*;
 
-        fn data() -> impl Strategy<Value = (Vec<Option<f64>>, Vec<Option<i64>>, Vec<Option<u8>>)> {
+        type Columns = (Vec<Option<f64>>, Vec<Option<i64>>, Vec<Option<u8>>);
+
+        fn data() -> impl Strategy<Value = Columns> {
             (1usize..40).prop_flat_map(|n| {
                 (
                     proptest::collection::vec(proptest::option::weighted(0.8, -1e3f64..1e3), n),
