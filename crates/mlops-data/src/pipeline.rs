@@ -1095,6 +1095,20 @@ mod tests {
     }
 
     #[test]
+    fn pipeline_spec_round_trips_through_json_and_msgpack() {
+        let p = pipeline().remainder(Remainder::PassthroughNumeric);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Pipeline>(&json).unwrap(), p);
+        let bytes = rmp_serde::to_vec(&p).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Pipeline>(&bytes).unwrap(), p);
+        // Positional (non-named) MessagePack is byte-stable for fitted pipelines too.
+        let fitted = p.fit(stream(vec![train()])).unwrap();
+        let bytes = rmp_serde::to_vec(&fitted).unwrap();
+        let back: FittedPipeline = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(rmp_serde::to_vec(&back).unwrap(), bytes);
+    }
+
+    #[test]
     fn duplicate_feature_names_are_rejected() {
         let e = Pipeline::new()
             .group("a", ["visits"], [Step::impute(ImputeStrategy::Mean)])
