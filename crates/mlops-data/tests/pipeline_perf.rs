@@ -90,6 +90,16 @@ fn fit_transform_one_million_rows() {
             .unwrap();
         let total = t.elapsed().as_secs_f64();
         assert_eq!(x.data.shape(), &[rows, 15]);
+        let t2 = Instant::now();
+        let mut n = 0;
+        for b in &data {
+            n += fitted.transform(b).unwrap().nrows();
+        }
+        assert_eq!(n, rows);
+        println!(
+            "  per-batch transform (no concatenation): {:.3} s",
+            t2.elapsed().as_secs_f64()
+        );
         if total < best.1 {
             best = (fit, total);
         }

@@ -503,15 +503,23 @@ fn from_strs<'a>(
     Ok((strs.into_iter().map(Cow::Borrowed).collect(), codes))
 }
 
-/// Length and first 8 bytes: equal keys of strings up to 8 bytes long mean equal strings.
+/// Length plus a 64-bit digest of the bytes that is exact for strings of up to 8 bytes (equal
+/// keys of such strings mean equal strings) and holds the first 8 bytes of longer ones.
+/// Branch-light fixed-size loads: this runs once per row.
 fn short_key(s: &str) -> (usize, u64) {
     let b = s.as_bytes();
-    let mut buf = [0u8; 8];
-    let n = b.len().min(8);
-    if let (Some(dst), Some(src)) = (buf.get_mut(..n), b.get(..n)) {
-        dst.copy_from_slice(src);
-    }
-    (b.len(), u64::from_le_bytes(buf))
+    let word = |c: &[u8; 4]| u64::from(u32::from_le_bytes(*c));
+    let prefix = if let Some(head) = b.first_chunk::<8>() {
+        u64::from_le_bytes(*head)
+    } else if let (Some(head), Some(tail)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        // 4..=7 bytes: the first and last four overlap and cover every byte.
+        word(head) | (word(tail) << 32)
+    } else {
+        // 0..=3 bytes: first, middle and last cover every byte.
+        let at = |i: usize| u64::from(b.get(i).copied().unwrap_or(0));
+        at(0) | (at(b.len() / 2) << 8) | (at(b.len().saturating_sub(1)) << 16)
+    };
+    (b.len(), prefix)
 }
 
 /// Accumulates a categorical column over many batches into one owned dictionary.
@@ -669,7 +677,7 @@ mod tests {
 
     #[test]
     fn short_and_long_strings_with_equal_prefixes_are_distinct() {
-        let a: ArrayRef = Arc::new(StringArray::from(vec![
+        let values = vec![
             "abcdefgh1",
             "abcdefgh2",
             "abcdefgh1",
@@ -677,10 +685,28 @@ mod tests {
             "ab\0",
             "",
             "ab",
-        ]));
+            "abcde",
+            "abdce",
+            "abc",
+            "acb",
+            "abcdefg",
+            "abcdeff",
+            "abcdefg",
+            "a",
+            "b",
+            "ba",
+            "aab",
+            "aba",
+        ];
+        let a: ArrayRef = Arc::new(StringArray::from(values.clone()));
         let (dict, codes) = encode_categorical(&a, "c").unwrap();
-        assert_eq!(dict, vec!["abcdefgh1", "abcdefgh2", "ab", "ab\0", ""]);
-        assert_eq!(codes, vec![0, 1, 0, 2, 3, 4, 2]);
+        let mut distinct = values.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(dict.len(), distinct.len());
+        for (v, c) in values.iter().zip(&codes) {
+            assert_eq!(dict[*c as usize], *v);
+        }
     }
 
     #[test]
