@@ -470,10 +470,21 @@ fn from_strs<'a>(
             Some(s) => {
                 let found = if strs.len() <= SMALL_DICT {
                     let key = short_key(s);
-                    keys.iter()
-                        .zip(&strs)
-                        .position(|(&k, &d)| k == key && (s.len() <= 8 || d == s))
-                        .map(|p| p as u32)
+                    // Branch-free scan (random categories defeat branch prediction); the key is
+                    // exact up to 8 bytes, longer strings are confirmed.
+                    let mut hit = usize::MAX;
+                    for (i, &k) in keys.iter().enumerate() {
+                        hit = if k == key { i } else { hit };
+                    }
+                    match strs.get(hit) {
+                        Some(&d) if s.len() <= 8 || d == s => Some(hit as u32),
+                        Some(_) => keys
+                            .iter()
+                            .zip(&strs)
+                            .position(|(&k, &d)| k == key && d == s)
+                            .map(|p| p as u32),
+                        None => None,
+                    }
                 } else {
                     map.get(s).copied()
                 };
