@@ -494,15 +494,15 @@ impl FittedPipeline {
         for batch in stream {
             let batch = batch?;
             let n = batch.num_rows();
-            n.checked_mul(ncols).ok_or_else(too_large)?;
-            // Each batch is written into its own zeroed block, then appended: cheaper than
-            // zero-filling a growing buffer, and peak memory is the output plus one batch.
-            let mut block = Array2::zeros((n, ncols));
-            self.transform_into(&batch, rows as u64, block.view_mut())?;
-            match block.as_slice() {
-                Some(s) => buf.extend_from_slice(s),
-                None => buf.extend(block.iter()),
-            }
+            let start = buf.len();
+            let len = n.checked_mul(ncols).ok_or_else(too_large)?;
+            // Written in place at the end of one growing buffer: the output is never copied
+            // batch by batch.
+            buf.resize(start.checked_add(len).ok_or_else(too_large)?, 0.0);
+            let tail = buf.get_mut(start..).unwrap_or_default();
+            let view = ArrayViewMut2::from_shape((n, ncols), tail)
+                .map_err(|e| Error::Incompatible(e.to_string()))?;
+            self.transform_into(&batch, rows as u64, view)?;
             rows += n;
         }
         tracing::Span::current().record("rows", rows);
