@@ -1111,6 +1111,61 @@ mod tests {
     }
 
     #[test]
+    fn tampered_fitted_pipelines_fail_without_panicking() {
+        let fitted = Pipeline::new()
+            .group(
+                "num",
+                ["age"],
+                [Step::impute(ImputeStrategy::Mean), Step::standard_scaler()],
+            )
+            .group(
+                "cat",
+                ["plan"],
+                [
+                    Step::impute(ImputeStrategy::MostFrequent),
+                    Step::one_hot(UnknownCategory::MapToOther),
+                    Step::select(["plan=gold", "plan=basic"]),
+                ],
+            )
+            .fit(stream(vec![train()]))
+            .unwrap();
+        let good = serde_json::to_value(&fitted).unwrap();
+        let tamper = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = good.clone();
+            f(&mut v);
+            let p: FittedPipeline = serde_json::from_value(v).unwrap();
+            p.transform(&train())
+        };
+        // Fewer feature names than the groups produce.
+        let e = tamper(&|v| {
+            v["feature_names"].as_array_mut().unwrap().pop();
+        });
+        assert!(matches!(e, Err(Error::Incompatible(_))), "{e:?}");
+        // A selection index out of range.
+        let e = tamper(&|v| {
+            v["groups"][1]["steps"][2]["Selection"]["keep"][0] = 99.into();
+        });
+        assert!(matches!(e, Err(Error::Incompatible(_))), "{e:?}");
+        // Scaler state for a different number of columns.
+        let e = tamper(&|v| {
+            v["groups"][0]["steps"][1]["StandardScaler"]["columns"]
+                .as_array_mut()
+                .unwrap()
+                .clear();
+        });
+        assert!(matches!(e, Err(Error::Incompatible(_))), "{e:?}");
+        // Unsorted categories and a group reading a column that is not an input.
+        let _ = tamper(&|v| {
+            v["groups"][1]["steps"][1]["OneHot"]["columns"][0]["categories"] =
+                serde_json::json!(["zz", "aa"]);
+        });
+        let e = tamper(&|v| {
+            v["groups"][0]["columns"][0] = "score".into();
+        });
+        assert!(e.is_err());
+    }
+
+    #[test]
     fn duplicate_feature_names_are_rejected() {
         let e = Pipeline::new()
             .group("a", ["visits"], [Step::impute(ImputeStrategy::Mean)])
