@@ -496,6 +496,8 @@ impl FittedPipeline {
             let n = batch.num_rows();
             let start = buf.len();
             let len = n.checked_mul(ncols).ok_or_else(too_large)?;
+            // Written in place at the end of one growing buffer: the output is never copied
+            // batch by batch.
             buf.resize(start.checked_add(len).ok_or_else(too_large)?, 0.0);
             let tail = buf.get_mut(start..).unwrap_or_default();
             let view = ArrayViewMut2::from_shape((n, ncols), tail)
@@ -1095,6 +1097,75 @@ mod tests {
     }
 
     #[test]
+    fn pipeline_spec_round_trips_through_json_and_msgpack() {
+        let p = pipeline().remainder(Remainder::PassthroughNumeric);
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Pipeline>(&json).unwrap(), p);
+        let bytes = rmp_serde::to_vec(&p).unwrap();
+        assert_eq!(rmp_serde::from_slice::<Pipeline>(&bytes).unwrap(), p);
+        // Positional (non-named) MessagePack is byte-stable for fitted pipelines too.
+        let fitted = p.fit(stream(vec![train()])).unwrap();
+        let bytes = rmp_serde::to_vec(&fitted).unwrap();
+        let back: FittedPipeline = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(rmp_serde::to_vec(&back).unwrap(), bytes);
+    }
+
+    #[test]
+    fn tampered_fitted_pipelines_fail_without_panicking() {
+        let fitted = Pipeline::new()
+            .group(
+                "num",
+                ["age"],
+                [Step::impute(ImputeStrategy::Mean), Step::standard_scaler()],
+            )
+            .group(
+                "cat",
+                ["plan"],
+                [
+                    Step::impute(ImputeStrategy::MostFrequent),
+                    Step::one_hot(UnknownCategory::MapToOther),
+                    Step::select(["plan=gold", "plan=basic"]),
+                ],
+            )
+            .fit(stream(vec![train()]))
+            .unwrap();
+        let good = serde_json::to_value(&fitted).unwrap();
+        let tamper = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v = good.clone();
+            f(&mut v);
+            let p: FittedPipeline = serde_json::from_value(v).unwrap();
+            p.transform(&train())
+        };
+        // Fewer feature names than the groups produce.
+        let e = tamper(&|v| {
+            v["feature_names"].as_array_mut().unwrap().pop();
+        });
+        assert!(matches!(e, Err(Error::Incompatible(_))), "{e:?}");
+        // A selection index out of range.
+        let e = tamper(&|v| {
+            v["groups"][1]["steps"][2]["Selection"]["keep"][0] = 99.into();
+        });
+        assert!(matches!(e, Err(Error::Incompatible(_))), "{e:?}");
+        // Scaler state for a different number of columns.
+        let e = tamper(&|v| {
+            v["groups"][0]["steps"][1]["StandardScaler"]["columns"]
+                .as_array_mut()
+                .unwrap()
+                .clear();
+        });
+        assert!(matches!(e, Err(Error::Incompatible(_))), "{e:?}");
+        // Unsorted categories and a group reading a column that is not an input.
+        let _ = tamper(&|v| {
+            v["groups"][1]["steps"][1]["OneHot"]["columns"][0]["categories"] =
+                serde_json::json!(["zz", "aa"]);
+        });
+        let e = tamper(&|v| {
+            v["groups"][0]["columns"][0] = "score".into();
+        });
+        assert!(e.is_err());
+    }
+
+    #[test]
     fn duplicate_feature_names_are_rejected() {
         let e = Pipeline::new()
             .group("a", ["visits"], [Step::impute(ImputeStrategy::Mean)])
@@ -1125,6 +1196,63 @@ mod tests {
             .fit(stream(vec![b]))
             .unwrap_err();
         assert!(matches!(e, Error::OutOfDomain { row: 1, value, .. } if value == -3.0));
+    }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        type Columns = (Vec<Option<f64>>, Vec<Option<i64>>, Vec<Option<u8>>);
+
+        fn data() -> impl Strategy<Value = Columns> {
+            (1usize..40).prop_flat_map(|n| {
+                (
+                    proptest::collection::vec(proptest::option::weighted(0.8, -1e3f64..1e3), n),
+                    proptest::collection::vec(proptest::option::weighted(0.8, 0i64..5), n),
+                    proptest::collection::vec(proptest::option::weighted(0.8, 0u8..4), n),
+                )
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+            /// Batch boundaries change nothing: fitting on any split equals fitting on one batch,
+            /// and transform_stream equals transform of the whole table.
+            #[test]
+            fn batch_boundaries_do_not_matter((age, visits, plan) in data(), cut in 0usize..40) {
+                let names = ["basic", "gold", "silver", "zinc"];
+                let plan: Vec<Option<&str>> =
+                    plan.iter().map(|p| p.map(|i| names[i as usize])).collect();
+                // Make sure every column has one value so the imputers can fit.
+                let mut age = age;
+                age[0] = Some(age[0].unwrap_or(1.0));
+                let mut visits = visits;
+                visits[0] = Some(visits[0].unwrap_or(1));
+                let mut plan = plan;
+                plan[0] = Some(plan[0].unwrap_or("gold"));
+                let b = batch(age, visits, plan);
+                let cut = cut.min(b.num_rows());
+                let parts = vec![b.slice(0, cut), b.slice(cut, b.num_rows() - cut)];
+                let p = Pipeline::new()
+                    .group("num", ["age", "visits"], [
+                        Step::impute(ImputeStrategy::Median),
+                        Step::standard_scaler(),
+                    ])
+                    .group("cat", ["plan"], [
+                        Step::impute(ImputeStrategy::MostFrequent),
+                        Step::OneHot(OneHotEncoderParams::default()
+                            .unknown(UnknownCategory::MapToOther)
+                            .max_categories(Some(3))),
+                    ]);
+                let whole = p.fit(stream(vec![b.clone()])).unwrap();
+                let split = p.fit(stream(parts.clone())).unwrap();
+                prop_assert_eq!(&whole, &split);
+                let x = whole.transform(&b).unwrap();
+                prop_assert!(x.data.iter().all(|v| v.is_finite()));
+                prop_assert_eq!(x, whole.transform_stream(stream(parts)).unwrap());
+            }
+        }
     }
 
     #[test]

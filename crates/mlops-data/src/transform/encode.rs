@@ -297,10 +297,10 @@ impl ValidOrdinalEncoder {
 impl ParamGuard for OrdinalEncoderParams {
     type Checked = ValidOrdinalEncoder;
     fn check(&self) -> std::result::Result<ValidOrdinalEncoder, ParamsError> {
-        if let OrdinalUnknown::Code(v) = self.unknown {
-            if !v.is_finite() {
-                return Err(ParamsError::UnknownValueNotFinite { value: v });
-            }
+        if let OrdinalUnknown::Code(v) = self.unknown
+            && !v.is_finite()
+        {
+            return Err(ParamsError::UnknownValueNotFinite { value: v });
         }
         Ok(ValidOrdinalEncoder(self.clone()))
     }
@@ -402,16 +402,18 @@ impl ValidOrdinalEncoder {
                 .into_iter()
                 .map(|(c, _)| c)
                 .collect();
-            if let OrdinalUnknown::Code(v) = self.0.unknown {
-                if v >= 0.0 && v.fract() == 0.0 && v < categories.len() as f64 {
-                    return Err(Error::InvalidParam {
-                        param: "unknown_value",
-                        reason: format!(
-                            "{v} is already the code of category {:?} of column {name:?}",
-                            categories.get(v as usize).map_or("", String::as_str)
-                        ),
-                    });
-                }
+            if let OrdinalUnknown::Code(v) = self.0.unknown
+                && v >= 0.0
+                && v.fract() == 0.0
+                && v < categories.len() as f64
+            {
+                return Err(Error::InvalidParam {
+                    param: "unknown_value",
+                    reason: format!(
+                        "{v} is already the code of category {:?} of column {name:?}",
+                        categories.get(v as usize).map_or("", String::as_str)
+                    ),
+                });
             }
             columns.push(OrdinalColumn {
                 column: name.clone(),

@@ -135,10 +135,10 @@ impl FittedImputer {
         for (col, fitted) in set.cols.iter_mut().zip(&self.columns) {
             match (col, &fitted.fill) {
                 (WorkCol::Num { values, .. }, FillValue::Number(fill)) => {
+                    let fill = *fill;
                     for v in values.iter_mut() {
-                        if v.is_nan() {
-                            *v = *fill;
-                        }
+                        // Branch-free select: missing values are scattered at random.
+                        *v = if v.is_nan() { fill } else { *v };
                     }
                 }
                 (WorkCol::Cat { dict, codes, .. }, FillValue::Text(fill)) => {
@@ -244,9 +244,11 @@ fn numeric_statistic(name: &str, strategy: ImputeStrategy, values: &[f64]) -> Re
         ImputeStrategy::Mean => {
             let mut sum = Sum::default();
             let mut n = 0u64;
-            for &v in values.iter().filter(|v| !v.is_nan()) {
-                sum.add(v);
-                n += 1;
+            for &v in values {
+                // Adding 0.0 for a missing value is exact and avoids a random branch.
+                let present = !v.is_nan();
+                sum.add(if present { v } else { 0.0 });
+                n += u64::from(present);
             }
             if n == 0 {
                 return Err(all_missing(name, strategy));

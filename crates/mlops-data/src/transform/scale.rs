@@ -130,9 +130,10 @@ impl FittedStandardScaler {
             let mean = if self.with_mean { st.mean } else { 0.0 };
             let scale = st.scale;
             for v in values.iter_mut() {
-                if !v.is_nan() {
-                    *v = (*v - mean) / scale;
-                }
+                // Branch-free: missing values keep their bits.
+                let x = *v;
+                let y = (x - mean) / scale;
+                *v = if x.is_nan() { x } else { y };
             }
         }
         Ok(())
@@ -169,11 +170,13 @@ impl ValidStandardScaler {
 /// Mean and population variance of the non-NaN values: a compensated two-pass computation with
 /// the same correction term as scikit-learn's `_incremental_mean_and_var`.
 pub(crate) fn mean_var(values: &[f64]) -> Option<(f64, f64, u64)> {
+    // Missing values contribute an exact 0.0 (branch-free; they are scattered at random).
     let mut sum = Sum::default();
     let mut n = 0u64;
-    for &v in values.iter().filter(|v| !v.is_nan()) {
-        sum.add(v);
-        n += 1;
+    for &v in values {
+        let present = !v.is_nan();
+        sum.add(if present { v } else { 0.0 });
+        n += u64::from(present);
     }
     if n == 0 {
         return None;
@@ -182,8 +185,8 @@ pub(crate) fn mean_var(values: &[f64]) -> Option<(f64, f64, u64)> {
     let mean = sum.value() / nf;
     let mut sq = Sum::default();
     let mut corr = Sum::default();
-    for &v in values.iter().filter(|v| !v.is_nan()) {
-        let d = v - mean;
+    for &v in values {
+        let d = if v.is_nan() { 0.0 } else { v - mean };
         corr.add(d);
         sq.add(d * d);
     }
@@ -305,10 +308,10 @@ impl FittedMinMaxScaler {
         let (lo, hi) = self.feature_range;
         for ((_, values), st) in cols.into_iter().zip(&self.columns) {
             for v in values.iter_mut() {
-                if !v.is_nan() {
-                    let y = *v * st.scale + st.min;
-                    *v = if self.clip { y.max(lo).min(hi) } else { y };
-                }
+                let x = *v;
+                let y = x * st.scale + st.min;
+                let y = if self.clip { y.max(lo).min(hi) } else { y };
+                *v = if x.is_nan() { x } else { y };
             }
         }
         Ok(())

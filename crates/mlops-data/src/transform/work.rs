@@ -166,41 +166,86 @@ impl WorkSet<'_> {
                 out.ncols()
             )));
         }
-        let mut offset = 0usize;
+        let nrows = out.nrows();
+        let mut srcs = Vec::with_capacity(self.cols.len());
         for col in &self.cols {
             match col {
                 WorkCol::Num { name, values } => {
-                    if values.len() != out.nrows() {
-                        return Err(row_count_error(name, values.len(), out.nrows()));
+                    if values.len() != nrows {
+                        return Err(row_count_error(name, values.len(), nrows));
                     }
-                    let mut dst = out.column_mut(offset);
-                    for (i, (d, &v)) in dst.iter_mut().zip(values).enumerate() {
-                        if v.is_nan() {
-                            return Err(missing_numeric(name, self.row_offset + i as u64, v));
-                        }
-                        *d = v;
+                    if let Some(i) = values.iter().position(|v| v.is_nan()) {
+                        let v = values.get(i).copied().unwrap_or(f64::NAN);
+                        return Err(missing_numeric(name, self.row_offset + i as u64, v));
                     }
+                    srcs.push(Src::Num(values));
                 }
                 WorkCol::Cat { name, .. } => return Err(categorical_output(name)),
                 WorkCol::OneHot { names, codes } => {
-                    if codes.len() != out.nrows() {
-                        return Err(row_count_error(col.name(), codes.len(), out.nrows()));
+                    if codes.len() != nrows {
+                        return Err(row_count_error(col.name(), codes.len(), nrows));
                     }
-                    let width = names.len();
-                    for (mut row, &c) in out.rows_mut().into_iter().zip(codes) {
-                        let c = c as usize;
-                        if c < width {
-                            if let Some(d) = row.get_mut(offset + c) {
-                                *d = 1.0;
+                    srcs.push(Src::OneHot(codes, names.len()));
+                }
+            }
+        }
+        // Row-major fill: one pass over the output, reading the column sources in parallel.
+        for (i, mut row) in out.rows_mut().into_iter().enumerate() {
+            match row.as_slice_mut() {
+                Some(r) => {
+                    let mut off = 0;
+                    for src in &srcs {
+                        match *src {
+                            Src::Num(v) => {
+                                if let (Some(d), Some(&x)) = (r.get_mut(off), v.get(i)) {
+                                    *d = x;
+                                }
+                                off += 1;
+                            }
+                            Src::OneHot(codes, w) => {
+                                if let Some(&c) = codes.get(i)
+                                    && (c as usize) < w
+                                    && let Some(d) = r.get_mut(off + c as usize)
+                                {
+                                    *d = 1.0;
+                                }
+                                off += w;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    let mut off = 0;
+                    for src in &srcs {
+                        match *src {
+                            Src::Num(v) => {
+                                if let (Some(d), Some(&x)) = (row.get_mut(off), v.get(i)) {
+                                    *d = x;
+                                }
+                                off += 1;
+                            }
+                            Src::OneHot(codes, w) => {
+                                if let Some(&c) = codes.get(i)
+                                    && (c as usize) < w
+                                    && let Some(d) = row.get_mut(off + c as usize)
+                                {
+                                    *d = 1.0;
+                                }
+                                off += w;
                             }
                         }
                     }
                 }
             }
-            offset += col.width();
         }
         Ok(())
     }
+}
+
+/// A source of output columns while writing a group.
+enum Src<'s> {
+    Num(&'s [f64]),
+    OneHot(&'s [u32], usize),
 }
 
 fn categorical_output(name: &str) -> Error {
@@ -288,14 +333,14 @@ pub(crate) fn append_numeric(
     macro_rules! push {
         ($t:ty, $conv:expr) => {{
             let a = array.as_primitive::<$t>();
-            let values = a.values().iter().map($conv);
-            match &nulls {
-                Some(nb) if nb.null_count() > 0 => out.extend(values.zip(nb.iter()).map(
-                    |(v, valid)| {
-                        if valid { canon(v) } else { null_f64() }
-                    },
-                )),
-                _ => out.extend(values.map(canon)),
+            out.extend(a.values().iter().map($conv).map(canon));
+            if let Some(nb) = nulls.as_ref().filter(|nb| nb.null_count() > 0) {
+                let new = out.get_mut(start..).unwrap_or_default();
+                for (slot, valid) in new.iter_mut().zip(nb.iter()) {
+                    if !valid {
+                        *slot = null_f64();
+                    }
+                }
             }
         }};
     }
@@ -405,33 +450,87 @@ fn too_many_categories(column: &str) -> Error {
     ))
 }
 
+/// Dictionaries up to this size are searched linearly (faster than hashing for the usual
+/// low-cardinality categorical column); larger ones switch to a hash map.
+const SMALL_DICT: usize = 16;
+
 fn from_strs<'a>(
     len: usize,
     iter: impl Iterator<Item = Option<&'a str>>,
     column: &str,
 ) -> Result<Encoded<'a>> {
     let mut map: HashMap<&'a str, u32> = HashMap::new();
-    let mut dict: Vec<Cow<'a, str>> = Vec::new();
+    let mut strs: Vec<&'a str> = Vec::new();
+    // Small dictionaries: compare a cheap key (length + first 8 bytes) before the strings.
+    let mut keys: Vec<(usize, u64)> = Vec::new();
     let mut codes = Vec::with_capacity(len);
     for v in iter {
         let code = match v {
             None => MISSING,
-            Some(s) => match map.get(s) {
-                Some(&c) => c,
-                None => {
-                    let c = u32::try_from(dict.len())
-                        .ok()
-                        .filter(|&c| c < MISSING - 1)
-                        .ok_or_else(|| too_many_categories(column))?;
-                    map.insert(s, c);
-                    dict.push(Cow::Borrowed(s));
-                    c
+            Some(s) => {
+                let found = if strs.len() <= SMALL_DICT {
+                    let key = short_key(s);
+                    // Branch-free scan (random categories defeat branch prediction); the key is
+                    // exact up to 8 bytes, longer strings are confirmed.
+                    let mut hit = usize::MAX;
+                    for (i, &k) in keys.iter().enumerate() {
+                        hit = if k == key { i } else { hit };
+                    }
+                    match strs.get(hit) {
+                        Some(&d) if s.len() <= 8 || d == s => Some(hit as u32),
+                        Some(_) => keys
+                            .iter()
+                            .zip(&strs)
+                            .position(|(&k, &d)| k == key && d == s)
+                            .map(|p| p as u32),
+                        None => None,
+                    }
+                } else {
+                    map.get(s).copied()
+                };
+                match found {
+                    Some(c) => c,
+                    None => {
+                        let c = u32::try_from(strs.len())
+                            .ok()
+                            .filter(|&c| c < MISSING - 1)
+                            .ok_or_else(|| too_many_categories(column))?;
+                        strs.push(s);
+                        keys.push(short_key(s));
+                        if strs.len() > SMALL_DICT {
+                            if map.is_empty() {
+                                map.extend(strs.iter().enumerate().map(|(i, &d)| (d, i as u32)));
+                            } else {
+                                map.insert(s, c);
+                            }
+                        }
+                        c
+                    }
                 }
-            },
+            }
         };
         codes.push(code);
     }
-    Ok((dict, codes))
+    Ok((strs.into_iter().map(Cow::Borrowed).collect(), codes))
+}
+
+/// Length plus a 64-bit digest of the bytes that is exact for strings of up to 8 bytes (equal
+/// keys of such strings mean equal strings) and holds the first 8 bytes of longer ones.
+/// Branch-light fixed-size loads: this runs once per row.
+fn short_key(s: &str) -> (usize, u64) {
+    let b = s.as_bytes();
+    let word = |c: &[u8; 4]| u64::from(u32::from_le_bytes(*c));
+    let prefix = if let Some(head) = b.first_chunk::<8>() {
+        u64::from_le_bytes(*head)
+    } else if let (Some(head), Some(tail)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        // 4..=7 bytes: the first and last four overlap and cover every byte.
+        word(head) | (word(tail) << 32)
+    } else {
+        // 0..=3 bytes: first, middle and last cover every byte.
+        let at = |i: usize| u64::from(b.get(i).copied().unwrap_or(0));
+        at(0) | (at(b.len() / 2) << 8) | (at(b.len().saturating_sub(1)) << 16)
+    };
+    (b.len(), prefix)
 }
 
 /// Accumulates a categorical column over many batches into one owned dictionary.
@@ -585,6 +684,51 @@ mod tests {
         let (dict, codes) = encode_categorical(&b, "c").unwrap();
         assert_eq!(dict, vec!["false", "true"]);
         assert_eq!(codes, vec![1, MISSING, 0]);
+    }
+
+    #[test]
+    fn short_and_long_strings_with_equal_prefixes_are_distinct() {
+        let values = vec![
+            "abcdefgh1",
+            "abcdefgh2",
+            "abcdefgh1",
+            "ab",
+            "ab\0",
+            "",
+            "ab",
+            "abcde",
+            "abdce",
+            "abc",
+            "acb",
+            "abcdefg",
+            "abcdeff",
+            "abcdefg",
+            "a",
+            "b",
+            "ba",
+            "aab",
+            "aba",
+        ];
+        let a: ArrayRef = Arc::new(StringArray::from(values.clone()));
+        let (dict, codes) = encode_categorical(&a, "c").unwrap();
+        let mut distinct = values.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(dict.len(), distinct.len());
+        for (v, c) in values.iter().zip(&codes) {
+            assert_eq!(dict[*c as usize], *v);
+        }
+    }
+
+    #[test]
+    fn large_dictionaries_switch_to_the_hash_map() {
+        let values: Vec<String> = (0..100).map(|i| format!("v{}", i % 40)).collect();
+        let a: ArrayRef = Arc::new(StringArray::from(values.clone()));
+        let (dict, codes) = encode_categorical(&a, "c").unwrap();
+        assert_eq!(dict.len(), 40);
+        for (v, c) in values.iter().zip(&codes) {
+            assert_eq!(dict[*c as usize], v.as_str());
+        }
     }
 
     #[test]
