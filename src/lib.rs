@@ -30,3 +30,8 @@ pub mod prelude {
     pub use mlops_core::{ContentHash, Name};
     pub use mlops_data::{BatchStream, FeatureMatrix};
 }
+
+/// The README's code blocks, compiled as doc-tests so the tour cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
