@@ -76,7 +76,7 @@ impl ColumnData<'_> {
 
 /// A number usable as a category key (total order; `-0.0` and `0.0` are one value).
 #[derive(Debug, Clone, Copy)]
-struct NumKey(f64);
+pub(crate) struct NumKey(pub(crate) f64);
 
 impl PartialEq for NumKey {
     fn eq(&self, other: &Self) -> bool {

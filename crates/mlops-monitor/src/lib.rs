@@ -16,6 +16,7 @@
 mod error;
 
 pub mod auto;
+pub mod dataset;
 pub mod detect;
 pub mod drift;
 
