@@ -42,8 +42,11 @@
 //! | chi-square / Z / JS / L∞ on few values | reference counts per distinct value from the sketch (`rank(v) − rank_strict(v)`) |
 //!
 //! Every sketch count is within `2 · error_bound · n` of the truth; with the default
-//! `k = 2560` and `10^5` reference rows the tests in `tests/dataset_drift.rs` find the
-//! statistics within 0.01 (Wasserstein, PSI, JS, KS) of the sample-based values and the same
+//! `k = 2560` and `10^5` reference rows the tests in `tests/dataset_drift.rs` find every
+//! statistic within `tol + 0.2% · |statistic|` of the sample-based value, with `tol` = 0.005 for
+//! KS, 0.01 for Wasserstein, PSI and the automatic tests, and 0.02 for binned Jensen–Shannon
+//! (sparse tail bins, where the sketch's weighted items are coarse, inflate the square-root
+//! distance: the largest gap seen was 0.014 on a zero-inflated skewed column), and the same
 //! verdicts on clearly drifted and clearly stable columns.
 //!
 //! The distinct-value count that drives the automatic test choice is taken over the reference
