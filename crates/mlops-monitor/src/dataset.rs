@@ -63,8 +63,8 @@
 
 use std::collections::BTreeMap;
 
-use arrow_array::cast::AsArray;
 use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
 use arrow_schema::DataType;
 use mlops_data::BatchStream;
 use mlops_data::profile::{CategoricalStats, ColumnStats, NumericStats, Profile};
@@ -221,7 +221,7 @@ enum Acc {
     Numeric {
         sample: Vec<f64>,
         seen: u64,
-        rng: ChaCha8Rng,
+        rng: Box<ChaCha8Rng>,
     },
     Categorical(BTreeMap<String, u64>),
 }
@@ -251,11 +251,14 @@ impl StreamReader {
         };
         let mut out = Vec::with_capacity(columns.len());
         for (i, (name, kind)) in columns.iter().enumerate() {
-            let (idx, field) = schema.column_with_name(name).ok_or_else(|| Error::MissingColumn {
-                column: name.clone(),
-                sample,
-                available: available(),
-            })?;
+            let (idx, field) =
+                schema
+                    .column_with_name(name)
+                    .ok_or_else(|| Error::MissingColumn {
+                        column: name.clone(),
+                        sample,
+                        available: available(),
+                    })?;
             let found = kind_of(field.data_type()).ok_or_else(|| Error::UnsupportedColumnType {
                 column: name.clone(),
                 data_type: field.data_type().to_string(),
@@ -279,7 +282,7 @@ impl StreamReader {
                     Acc::Numeric {
                         sample: Vec::new(),
                         seen: 0,
-                        rng,
+                        rng: Box::new(rng),
                     }
                 }
                 ColumnKind::Categorical => Acc::Categorical(BTreeMap::new()),
@@ -297,18 +300,25 @@ impl StreamReader {
     fn update(&mut self, batch: &RecordBatch) -> Result<()> {
         let sample = self.sample;
         for (name, idx, acc) in &mut self.columns {
-            let array = batch.columns().get(*idx).ok_or_else(|| Error::MissingColumn {
-                column: name.clone(),
-                sample,
-                available: batch
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect(),
-            })?;
+            let array = batch
+                .columns()
+                .get(*idx)
+                .ok_or_else(|| Error::MissingColumn {
+                    column: name.clone(),
+                    sample,
+                    available: batch
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect(),
+                })?;
             match acc {
-                Acc::Numeric { sample: s, seen, rng } => {
+                Acc::Numeric {
+                    sample: s,
+                    seen,
+                    rng,
+                } => {
                     let cast = arrow_cast::cast(array, &DataType::Float64)
                         .map_err(|e| data_err(sample)(mlops_data::Error::from(e)))?;
                     let values = cast.as_primitive::<arrow_array::types::Float64Type>();
@@ -358,11 +368,7 @@ impl StreamReader {
             let batch = batch.map_err(data_err(sample))?;
             self.update(&batch)?;
         }
-        Ok(self
-            .columns
-            .into_iter()
-            .map(|(n, _, a)| (n, a))
-            .collect())
+        Ok(self.columns.into_iter().map(|(n, _, a)| (n, a)).collect())
     }
 }
 
@@ -387,13 +393,13 @@ fn select_columns(
                 if options.exclude.contains(name) {
                     continue;
                 }
-                let (_, kind, type_name) = candidates
-                    .iter()
-                    .find(|c| &c.0 == name)
-                    .ok_or_else(|| Error::MissingColumn {
-                        column: name.clone(),
-                        sample: Sample::Reference,
-                        available: available.clone(),
+                let (_, kind, type_name) =
+                    candidates.iter().find(|c| &c.0 == name).ok_or_else(|| {
+                        Error::MissingColumn {
+                            column: name.clone(),
+                            sample: Sample::Reference,
+                            available: available.clone(),
+                        }
                     })?;
                 let kind = kind.ok_or_else(|| Error::UnsupportedColumnType {
                     column: name.clone(),
@@ -469,8 +475,16 @@ fn bin_counts_sorted(x: &[f64], edges: &[f64]) -> Vec<u64> {
 }
 
 fn numeric_distribution(r: &[f64], c: &[f64]) -> ColumnDistribution {
-    let lo = r.first().into_iter().chain(c.first()).fold(f64::INFINITY, |a, &b| a.min(b));
-    let hi = r.last().into_iter().chain(c.last()).fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    let lo = r
+        .first()
+        .into_iter()
+        .chain(c.first())
+        .fold(f64::INFINITY, |a, &b| a.min(b));
+    let hi = r
+        .last()
+        .into_iter()
+        .chain(c.last())
+        .fold(f64::NEG_INFINITY, |a, &b| a.max(b));
     if !(lo.is_finite() && hi.is_finite()) {
         return ColumnDistribution::Numeric {
             edges: Vec::new(),
@@ -570,8 +584,11 @@ pub fn drift_between_streams(
             ) => {
                 rs.sort_unstable_by(f64::total_cmp);
                 cs.sort_unstable_by(f64::total_cmp);
-                let mut d =
-                    config.test_column(&name, ColumnData::Numeric(&rs), ColumnData::Numeric(&cs))?;
+                let mut d = config.test_column(
+                    &name,
+                    ColumnData::Numeric(&rs),
+                    ColumnData::Numeric(&cs),
+                )?;
                 d.n_reference = rn;
                 d.n_current = cn;
                 results.push(d);
@@ -648,7 +665,14 @@ pub fn drift_against_profile(
     for (name, c) in curs {
         let stats = reference.column(&name).map(|p| p.stats());
         match (stats, c) {
-            (Some(ColumnStats::Numeric(s)), Acc::Numeric { sample: mut cs, seen, .. }) => {
+            (
+                Some(ColumnStats::Numeric(s)),
+                Acc::Numeric {
+                    sample: mut cs,
+                    seen,
+                    ..
+                },
+            ) => {
                 cs.sort_unstable_by(f64::total_cmp);
                 let (d, dist) = profile_numeric(config, &name, s, &cs, seen)?;
                 results.push(d);
@@ -784,7 +808,8 @@ fn profile_numeric(
     }
 
     let cap = config.numeric_as_categorical_max_unique;
-    let mut keys: std::collections::BTreeSet<NumKey> = distinct.iter().map(|&v| NumKey(v)).collect();
+    let mut keys: std::collections::BTreeSet<NumKey> =
+        distinct.iter().map(|&v| NumKey(v)).collect();
     for &v in cur {
         if keys.len() > cap {
             break;
@@ -842,7 +867,7 @@ fn profile_numeric(
                 .max(WASSERSTEIN_STD_FLOOR);
             TestResult::from_distance(TestKind::WassersteinNormed, w / norm, t)
         }
-        TestKind::Psi if !discrete => {
+        TestKind::Psi => {
             drift::check_threshold(t).map_err(wrap)?;
             let bins = config.psi_bins;
             if bins < 2 {
@@ -860,7 +885,9 @@ fn profile_numeric(
             full.extend(edges.iter().copied().filter(|e| e.is_finite()));
             full.push(f64::INFINITY);
             full.dedup();
-            let rh = view.histogram(&full).map_err(|e| wrap(data_err(Sample::Reference)(e)))?;
+            let rh = view
+                .histogram(&full)
+                .map_err(|e| wrap(data_err(Sample::Reference)(e)))?;
             let rs: Vec<f64> = rh.iter().map(|c| c / n as f64).collect();
             let cs: Vec<f64> = bin_counts_sorted(cur, &full)
                 .iter()
@@ -880,14 +907,20 @@ fn profile_numeric(
                 }));
             }
             let (lo, hi) = combined_range(stats, cur);
-            let (lo, hi) = if lo == hi { (lo - 0.5, hi + 0.5) } else { (lo, hi) };
+            let (lo, hi) = if lo == hi {
+                (lo - 0.5, hi + 0.5)
+            } else {
+                (lo, hi)
+            };
             let step = (hi - lo) / bins as f64;
             let mut edges: Vec<f64> = (0..=bins).map(|i| lo + step * i as f64).collect();
             if let Some(last) = edges.last_mut() {
                 *last = hi;
             }
             edges.dedup();
-            let rh = view.histogram(&edges).map_err(|e| wrap(data_err(Sample::Reference)(e)))?;
+            let rh = view
+                .histogram(&edges)
+                .map_err(|e| wrap(data_err(Sample::Reference)(e)))?;
             let ch: Vec<f64> = bin_counts_sorted(cur, &edges)
                 .iter()
                 .map(|&c| c as f64)

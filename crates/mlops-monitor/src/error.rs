@@ -126,7 +126,9 @@ pub enum Error {
         data_type: String,
     },
     /// A categorical column has more distinct values than the configured limit.
-    #[error("column {column:?} has more than {limit} distinct categories in the {sample} data; exclude it or raise the limit")]
+    #[error(
+        "column {column:?} has more than {limit} distinct categories in the {sample} data; exclude it or raise the limit"
+    )]
     TooManyCategories {
         /// The column.
         column: String,

@@ -28,9 +28,9 @@ pub mod performance;
 pub mod report;
 
 pub use auto::{ColumnData, ColumnDrift, ColumnKind, DatasetDrift, DriftConfig};
-pub use detect::{Adwin, Ddm, DriftDetector, DriftStatus, PageHinkley};
 pub use dataset::{DatasetDriftOptions, StreamDrift, drift_against_profile, drift_between_streams};
+pub use detect::{Adwin, Ddm, DriftDetector, DriftStatus, PageHinkley};
 pub use error::{DataError, Error, Result, Sample};
+pub use mlops_data as data;
 pub use performance::{PerformanceStatus, WindowedClassificationMonitor};
 pub use report::DriftReport;
-pub use mlops_data as data;

@@ -224,19 +224,14 @@ impl Exposition {
                 drifted: c.drifted,
             })
             .collect();
-        self.drift_rows(
-            &rows,
-            report.dataset.share_drifted,
-            report.dataset.drifted,
-        )
+        self.drift_rows(&rows, report.dataset.share_drifted, report.dataset.drifted)
     }
 
     fn drift_rows(&mut self, rows: &[DriftRow<'_>], share: f64, drifted: bool) -> Result<()> {
         fn labels<'a>(r: &DriftRow<'a>) -> Vec<(&'a str, &'a str)> {
             vec![("column", r.column), ("test", r.test)]
         }
-        let scores: Vec<LabeledValue<'_>> =
-            rows.iter().map(|r| (labels(r), r.statistic)).collect();
+        let scores: Vec<LabeledValue<'_>> = rows.iter().map(|r| (labels(r), r.statistic)).collect();
         self.gauge(
             "mlops_drift_score",
             "Drift test statistic per column.",

@@ -437,9 +437,7 @@ impl WindowedClassificationMonitor {
         loop {
             let drop = match (self.window, self.outcomes.front(), self.newest) {
                 (Window::Count(n), Some(_), _) => self.outcomes.len() > n,
-                (Window::Time { millis }, Some(o), Some(now)) => {
-                    now.saturating_sub(o.t) >= millis
-                }
+                (Window::Time { millis }, Some(o), Some(now)) => now.saturating_sub(o.t) >= millis,
                 _ => false,
             };
             if !drop {
@@ -514,7 +512,10 @@ pub fn roc_auc(pairs: &[(f64, bool)]) -> Option<f64> {
     let mut i = 0;
     while i < sorted.len() {
         let mut j = i;
-        while sorted.get(j + 1).is_some_and(|p| Some(p.0) == sorted.get(i).map(|q| q.0)) {
+        while sorted
+            .get(j + 1)
+            .is_some_and(|p| Some(p.0) == sorted.get(i).map(|q| q.0))
+        {
             j += 1;
         }
         // Ranks i+1 ..= j+1 share their average.

@@ -77,8 +77,8 @@ fn compare(sample: &StreamDrift, profile: &StreamDrift, tol: f64) {
 #[test]
 fn profile_matches_samples_on_stable_and_drifted_data() {
     let reference = churn(1, DriftSpec::default());
-    let profile = profile_stream(reference.batches(8192).unwrap(), &ProfileOptions::default())
-        .unwrap();
+    let profile =
+        profile_stream(reference.batches(8192).unwrap(), &ProfileOptions::default()).unwrap();
     let config = DriftConfig::default();
     let opts = options();
 
@@ -97,9 +97,19 @@ fn profile_matches_samples_on_stable_and_drifted_data() {
     assert_eq!(by_sample.drift.n_drifted, 0, "{:#?}", by_sample.drift);
     assert_eq!(by_profile.drift.n_drifted, 0, "{:#?}", by_profile.drift);
     // 100k rows: Evidently's large-reference tests.
-    let age = by_profile.drift.columns.iter().find(|c| c.column == "age").unwrap();
+    let age = by_profile
+        .drift
+        .columns
+        .iter()
+        .find(|c| c.column == "age")
+        .unwrap();
     assert_eq!(age.result.test, TestKind::WassersteinNormed);
-    let plan = by_profile.drift.columns.iter().find(|c| c.column == "plan").unwrap();
+    let plan = by_profile
+        .drift
+        .columns
+        .iter()
+        .find(|c| c.column == "plan")
+        .unwrap();
     assert_eq!(plan.result.test, TestKind::JensenShannon);
 
     // Drifted.
@@ -116,11 +126,21 @@ fn profile_matches_samples_on_stable_and_drifted_data() {
     compare(&by_sample, &by_profile, 0.01);
     for result in [&by_sample, &by_profile] {
         for name in ["age", "monthly_charges", "plan"] {
-            let c = result.drift.columns.iter().find(|c| c.column == name).unwrap();
+            let c = result
+                .drift
+                .columns
+                .iter()
+                .find(|c| c.column == name)
+                .unwrap();
             assert!(c.drifted(), "{name} should drift: {:?}", c.result);
         }
     }
-    for (s, p) in by_sample.drift.columns.iter().zip(&by_profile.drift.columns) {
+    for (s, p) in by_sample
+        .drift
+        .columns
+        .iter()
+        .zip(&by_profile.drift.columns)
+    {
         assert_eq!(s.drifted(), p.drifted(), "verdict differs on {}", s.column);
     }
 }
@@ -128,8 +148,11 @@ fn profile_matches_samples_on_stable_and_drifted_data() {
 #[test]
 fn forced_tests_on_the_sketch_stay_close() {
     let reference = churn(3, DriftSpec::default());
-    let profile = profile_stream(reference.batches(10_000).unwrap(), &ProfileOptions::default())
-        .unwrap();
+    let profile = profile_stream(
+        reference.batches(10_000).unwrap(),
+        &ProfileOptions::default(),
+    )
+    .unwrap();
     for spec in [DriftSpec::default(), drifted_spec()] {
         let current = churn(4, spec);
         for (test, tol) in [
@@ -157,8 +180,9 @@ fn forced_tests_on_the_sketch_stay_close() {
                 &opts,
             )
             .unwrap();
-            let p = drift_against_profile(&profile, current.batches(10_000).unwrap(), &config, &opts)
-                .unwrap();
+            let p =
+                drift_against_profile(&profile, current.batches(10_000).unwrap(), &config, &opts)
+                    .unwrap();
             compare(&s, &p, tol);
             for (a, b) in s.drift.columns.iter().zip(&p.drift.columns) {
                 let clear = match test {
@@ -188,14 +212,16 @@ fn stream(batches: Vec<RecordBatch>) -> BatchStream {
 #[test]
 fn small_profile_is_rebuilt_exactly() {
     let r: Vec<Option<f64>> = (0..600).map(|i| Some(f64::from((i * 37) % 101))).collect();
-    let c: Vec<Option<f64>> = (0..400).map(|i| Some(f64::from((i * 13) % 97) + 3.0)).collect();
+    let c: Vec<Option<f64>> = (0..400)
+        .map(|i| Some(f64::from((i * 13) % 97) + 3.0))
+        .collect();
     let rb = numeric_batch("x", r);
     let cb = numeric_batch("x", c);
     let profile = profile_stream(stream(vec![rb.clone()]), &ProfileOptions::default()).unwrap();
     let config = DriftConfig::default();
     let opts = DatasetDriftOptions::default();
-    let s = drift_between_streams(stream(vec![rb]), stream(vec![cb.clone()]), &config, &opts)
-        .unwrap();
+    let s =
+        drift_between_streams(stream(vec![rb]), stream(vec![cb.clone()]), &config, &opts).unwrap();
     let p = drift_against_profile(&profile, stream(vec![cb]), &config, &opts).unwrap();
     assert_eq!(s.drift, p.drift);
     assert_eq!(s.drift.columns[0].result.test, TestKind::KolmogorovSmirnov);
@@ -267,7 +293,10 @@ fn typed_errors() {
     // Kind mismatch: `c` numeric in the current data.
     let swapped = RecordBatch::try_from_iter([
         ("x", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
-        ("c", Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef),
+        (
+            "c",
+            Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef,
+        ),
     ])
     .unwrap();
     let err = drift_between_streams(
@@ -281,8 +310,8 @@ fn typed_errors() {
         matches!(&err, Error::ColumnKindMismatch { column, .. } if column == "c"),
         "{err:?}"
     );
-    let profile = profile_stream(stream(vec![mixed_batch(10)]), &ProfileOptions::default())
-        .unwrap();
+    let profile =
+        profile_stream(stream(vec![mixed_batch(10)]), &ProfileOptions::default()).unwrap();
     let err = drift_against_profile(&profile, stream(vec![swapped]), &config, &opts).unwrap_err();
     assert!(
         matches!(&err, Error::ColumnKindMismatch { column, .. } if column == "c"),
@@ -348,17 +377,21 @@ fn typed_errors() {
         },
     )
     .unwrap_err();
-    assert!(matches!(err, Error::InvalidParameter { name: "max_sample", .. }));
+    assert!(matches!(
+        err,
+        Error::InvalidParameter {
+            name: "max_sample",
+            ..
+        }
+    ));
 }
 
 #[test]
 fn inexact_profile_counts_are_rejected_and_other_is_pooled() {
     let ids: Vec<String> = (0..3000).map(|i| format!("id{i}")).collect();
-    let b = RecordBatch::try_from_iter([(
-        "id",
-        Arc::new(StringArray::from(ids.clone())) as ArrayRef,
-    )])
-    .unwrap();
+    let b =
+        RecordBatch::try_from_iter([("id", Arc::new(StringArray::from(ids.clone())) as ArrayRef)])
+            .unwrap();
     let profile = profile_stream(stream(vec![b.clone()]), &ProfileOptions::default()).unwrap();
     let err = drift_against_profile(
         &profile,
@@ -373,9 +406,11 @@ fn inexact_profile_counts_are_rejected_and_other_is_pooled() {
     );
 
     // 5 categories, cap 2: the rest pooled in `other`, exactly counted.
-    let cats: Vec<&str> = (0..500).map(|i| ["a", "a", "a", "b", "b", "c", "d", "e"][i % 8]).collect();
-    let b = RecordBatch::try_from_iter([("c", Arc::new(StringArray::from(cats)) as ArrayRef)])
-        .unwrap();
+    let cats: Vec<&str> = (0..500)
+        .map(|i| ["a", "a", "a", "b", "b", "c", "d", "e"][i % 8])
+        .collect();
+    let b =
+        RecordBatch::try_from_iter([("c", Arc::new(StringArray::from(cats)) as ArrayRef)]).unwrap();
     let options = ProfileOptions {
         max_categories: 2,
         ..ProfileOptions::default()

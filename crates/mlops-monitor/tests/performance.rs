@@ -83,7 +83,10 @@ fn invalid_inputs_are_typed_errors() {
     ));
     assert!(matches!(
         WindowedClassificationMonitor::new(Window::Count(3), f64::NAN),
-        Err(Error::InvalidParameter { name: "decision_threshold", .. })
+        Err(Error::InvalidParameter {
+            name: "decision_threshold",
+            ..
+        })
     ));
     let mut m = WindowedClassificationMonitor::new(Window::Count(3), 0.5).unwrap();
     m.observe(0, true, 0.5).unwrap();
@@ -160,7 +163,13 @@ fn roc_auc_ties_and_degenerate_cases() {
     assert_eq!(roc_auc(&[(f64::NAN, true), (0.2, false)]), None);
     // Pos {0.8, 0.4, 0.4}, neg {0.4, 0.1}: wins 0.8>0.4, 0.8>0.1, 0.4>0.1 (x2), ties 0.4=0.4 (x2)
     // → (2 + 2 + 2 × 0.5) / 6 = 5/6.
-    let auc = roc_auc(&[(0.8, true), (0.4, true), (0.4, true), (0.4, false), (0.1, false)]);
+    let auc = roc_auc(&[
+        (0.8, true),
+        (0.4, true),
+        (0.4, true),
+        (0.4, false),
+        (0.1, false),
+    ]);
     assert!(close(auc, 5.0 / 6.0));
 }
 
@@ -194,8 +203,16 @@ fn cbpe_matches_realised_accuracy_when_calibrated() {
     }
     let est = estimate_performance(&probs, 0.5).unwrap().metrics;
     let real = m.metrics();
-    for metric in [Metric::Accuracy, Metric::Precision, Metric::Recall, Metric::F1] {
+    for metric in [
+        Metric::Accuracy,
+        Metric::Precision,
+        Metric::Recall,
+        Metric::F1,
+    ] {
         let (e, r) = (est.get(metric).unwrap(), real.get(metric).unwrap());
-        assert!((e - r).abs() < 0.01, "{metric}: estimated {e}, realised {r}");
+        assert!(
+            (e - r).abs() < 0.01,
+            "{metric}: estimated {e}, realised {r}"
+        );
     }
 }

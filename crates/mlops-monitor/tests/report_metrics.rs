@@ -9,9 +9,7 @@ use mlops_monitor::metrics::{
     Exposition, escape_label_value, format_value, is_valid_label_name, is_valid_metric_name,
     render_drift, render_performance, render_report,
 };
-use mlops_monitor::performance::{
-    Metric, MetricThreshold, Window, WindowedClassificationMonitor,
-};
+use mlops_monitor::performance::{Metric, MetricThreshold, Window, WindowedClassificationMonitor};
 use mlops_monitor::report::{DriftReport, REPORT_VERSION};
 use mlops_monitor::{DatasetDrift, Error};
 
@@ -24,7 +22,11 @@ fn small_drift() -> DatasetDrift {
     DriftConfig::default()
         .test_dataset([
             ("shifted", ColumnData::Numeric(&a), ColumnData::Numeric(&b)),
-            ("cat", ColumnData::Categorical(&ca), ColumnData::Categorical(&ca)),
+            (
+                "cat",
+                ColumnData::Categorical(&ca),
+                ColumnData::Categorical(&ca),
+            ),
         ])
         .unwrap()
 }
@@ -75,8 +77,14 @@ fn report_round_trips_and_has_the_documented_shape() {
     assert!(v["columns"][0]["distribution"].is_null());
 
     let wrong = json.replace(REPORT_VERSION, "mlops.drift-report/v0");
-    assert!(matches!(DriftReport::from_json(&wrong), Err(Error::Json { .. })));
-    assert!(matches!(DriftReport::from_json("{"), Err(Error::Json { .. })));
+    assert!(matches!(
+        DriftReport::from_json(&wrong),
+        Err(Error::Json { .. })
+    ));
+    assert!(matches!(
+        DriftReport::from_json("{"),
+        Err(Error::Json { .. })
+    ));
 }
 
 #[test]
@@ -110,7 +118,9 @@ fn drift_exposition_exact() {
         format_value(z.p_value.unwrap()),
     );
     assert_eq!(text, expected);
-    assert!(text.contains("mlops_drift_score{column=\"shifted\",test=\"kolmogorov_smirnov\"} 0.5\n"));
+    assert!(
+        text.contains("mlops_drift_score{column=\"shifted\",test=\"kolmogorov_smirnov\"} 0.5\n")
+    );
     let report = DriftReport::from_dataset_drift(&drift, "t");
     assert_eq!(render_report(&report).unwrap(), text);
 }
@@ -181,8 +191,12 @@ fn escaping_validation_and_const_labels() {
 
     let labels: BTreeMap<String, String> = [("model".to_owned(), "churn\nv2".to_owned())].into();
     let mut e = Exposition::with_const_labels(labels).unwrap();
-    e.gauge("m", "Help with \\ and\nnewline.", &[(vec![("k", "v")], 2.5), (vec![], 1.0)])
-        .unwrap();
+    e.gauge(
+        "m",
+        "Help with \\ and\nnewline.",
+        &[(vec![("k", "v")], 2.5), (vec![], 1.0)],
+    )
+    .unwrap();
     assert_eq!(
         e.finish(),
         "# HELP m Help with \\\\ and\\nnewline.\n# TYPE m gauge\n\
