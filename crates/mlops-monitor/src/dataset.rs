@@ -945,7 +945,6 @@ fn profile_numeric(
                 TestKind::ChiSquare => drift::chi_square_test(&rc, &cc, t),
                 TestKind::ZTest => drift::z_test(&rc, &cc, t),
                 TestKind::JensenShannon => drift::jensen_shannon_test(&rc, &cc, t),
-                TestKind::Psi => drift::psi_categorical_test(&rc, &cc, t),
                 _ => drift::linf_test(&rc, &cc, t),
             }
             .map_err(wrap)?

@@ -216,3 +216,43 @@ fn cbpe_matches_realised_accuracy_when_calibrated() {
         );
     }
 }
+
+#[test]
+fn windowed_metrics_match_sklearn() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/performance/windowed.json"
+    ))
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let window = v["window"].as_u64().unwrap() as usize;
+    let labels: Vec<u64> = serde_json::from_value(v["labels"].clone()).unwrap();
+    let scores: Vec<f64> = serde_json::from_value(v["scores"].clone()).unwrap();
+    let checks = v["checks"].as_array().unwrap();
+    let mut m = WindowedClassificationMonitor::new(Window::Count(window), 0.5).unwrap();
+    let mut k = 0;
+    for (i, (&y, &s)) in labels.iter().zip(&scores).enumerate() {
+        m.observe(i as u64, y == 1, s).unwrap();
+        let Some(check) = checks.get(k) else { break };
+        if check["end"].as_u64() == Some(i as u64 + 1) {
+            let got = m.metrics();
+            for (metric, key) in [
+                (Metric::Accuracy, "accuracy"),
+                (Metric::Precision, "precision"),
+                (Metric::Recall, "recall"),
+                (Metric::F1, "f1"),
+                (Metric::RocAuc, "roc_auc"),
+            ] {
+                let want = check[key].as_f64().unwrap();
+                let have = got.get(metric).unwrap();
+                assert!(
+                    (want - have).abs() < 1e-12,
+                    "{key} at {}: sklearn {want}, ours {have}",
+                    i + 1
+                );
+            }
+            k += 1;
+        }
+    }
+    assert_eq!(k, checks.len());
+}
