@@ -55,8 +55,9 @@
 //!   histograms have shared `edges` (bins `[e_i, e_{i+1})`, the last closed) and counts of the
 //!   data the test ran on (the reservoir sample, or the profile's sketch estimate for the
 //!   reference); categorical distributions give each category's share.
-//! - Non-finite statistics (an infinite χ², say) are written as `null` by JSON and read back as
-//!   `null`; such a report does not round-trip bit for bit.
+//! - A non-finite `statistic` (an infinite χ² when the current data has a category the
+//!   reference lacks, say) is written as `null` and read back as NaN, so such a report does not
+//!   round-trip bit for bit; every finite number round-trips exactly.
 
 use serde::{Deserialize, Serialize};
 
@@ -92,7 +93,8 @@ pub struct ColumnReport {
     pub kind: ColumnKind,
     /// The test that ran.
     pub test: TestKind,
-    /// Its statistic.
+    /// Its statistic (`null` in JSON when not finite; read back as NaN).
+    #[serde(with = "finite_or_null")]
     pub statistic: f64,
     /// Its p-value (hypothesis tests only).
     pub p_value: Option<f64>,
@@ -191,5 +193,21 @@ impl DriftReport {
             });
         }
         Ok(r)
+    }
+}
+
+mod finite_or_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
     }
 }

@@ -205,3 +205,62 @@ fn escaping_validation_and_const_labels() {
     let bad: BTreeMap<String, String> = [("__x".to_owned(), "v".to_owned())].into();
     assert!(Exposition::with_const_labels(bad).is_err());
 }
+
+#[test]
+fn infinite_statistic_is_null_in_json() {
+    let mut a = BTreeMap::new();
+    a.insert("x".to_owned(), 50_u64);
+    a.insert("y".to_owned(), 50_u64);
+    let mut b = a.clone();
+    b.insert("new".to_owned(), 10_u64);
+    let drift = DriftConfig::default()
+        .test_dataset([("c", ColumnData::Categorical(&a), ColumnData::Categorical(&b))])
+        .unwrap();
+    let stat = drift.columns[0].result.statistic;
+    let report = DriftReport::from_dataset_drift(&drift, "t");
+    let json = report.to_json().unwrap();
+    let back = DriftReport::from_json(&json).unwrap();
+    if stat.is_finite() {
+        assert_eq!(back, report);
+    } else {
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(v["columns"][0]["statistic"].is_null());
+        assert!(back.columns[0].statistic.is_nan());
+    }
+    // A NaN statistic is also written as null.
+    let mut r = report.clone();
+    r.columns[0].statistic = f64::NAN;
+    let back = DriftReport::from_json(&r.to_json().unwrap()).unwrap();
+    assert!(back.columns[0].statistic.is_nan());
+}
+
+#[test]
+fn public_types_are_send_sync_and_round_trip() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<DriftReport>();
+    send_sync::<StreamDrift>();
+    send_sync::<WindowedClassificationMonitor>();
+    send_sync::<mlops_monitor::DatasetDriftOptions>();
+    send_sync::<Error>();
+
+    let mut m = WindowedClassificationMonitor::new(Window::Time { millis: 50 }, 0.3).unwrap();
+    m.observe(1, true, 0.4).unwrap();
+    m.observe(20, false, 0.1).unwrap();
+    let json = serde_json::to_string(&m).unwrap();
+    let back: WindowedClassificationMonitor = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, m);
+    let opts = mlops_monitor::DatasetDriftOptions {
+        columns: Some(vec!["a".into()]),
+        exclude: vec!["b".into()],
+        max_sample: 10,
+        seed: 3,
+        max_categories: 7,
+    };
+    let back: mlops_monitor::DatasetDriftOptions =
+        serde_json::from_str(&serde_json::to_string(&opts).unwrap()).unwrap();
+    assert_eq!(back, opts);
+    let status = m.status(&[MetricThreshold { metric: Metric::Recall, min: 0.5 }], 1);
+    let back: mlops_monitor::PerformanceStatus =
+        serde_json::from_str(&serde_json::to_string(&status).unwrap()).unwrap();
+    assert_eq!(back, status);
+}
