@@ -441,3 +441,81 @@ fn inexact_profile_counts_are_rejected_and_other_is_pooled() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn unsupported_types_are_skipped_or_rejected() {
+    use mlops_data::arrow::array::{BooleanArray, Date32Array};
+    let batch = |flip: bool| {
+        RecordBatch::try_from_iter([
+            ("d", Arc::new(Date32Array::from(vec![1, 2, 3, 4])) as ArrayRef),
+            (
+                "b",
+                Arc::new(BooleanArray::from(vec![true, flip, false, flip])) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    };
+    let out = drift_between_streams(
+        stream(vec![batch(true)]),
+        stream(vec![batch(false)]),
+        &DriftConfig::default(),
+        &DatasetDriftOptions::default(),
+    )
+    .unwrap();
+    // `d` skipped; booleans are the categories "true"/"false" (Z-test on 2 categories).
+    assert_eq!(out.drift.columns.len(), 1);
+    assert_eq!(out.drift.columns[0].column, "b");
+    assert_eq!(out.drift.columns[0].result.test, TestKind::ZTest);
+    let profile = profile_stream(stream(vec![batch(true)]), &ProfileOptions::default()).unwrap();
+    let p = drift_against_profile(
+        &profile,
+        stream(vec![batch(false)]),
+        &DriftConfig::default(),
+        &DatasetDriftOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(p.drift, out.drift);
+    let err = drift_between_streams(
+        stream(vec![batch(true)]),
+        stream(vec![batch(false)]),
+        &DriftConfig::default(),
+        &DatasetDriftOptions {
+            columns: Some(vec!["d".into()]),
+            ..DatasetDriftOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::UnsupportedColumnType { column, .. } if column == "d"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn failing_stream_is_a_data_error() {
+    let good = numeric_batch("x", vec![Some(1.0), Some(2.0)]);
+    let schema = good.schema();
+    let failing = BatchStream::new(
+        schema.clone(),
+        vec![
+            Ok(good.clone()),
+            Err(mlops_data::Error::InvalidParam {
+                param: "test",
+                reason: "boom".into(),
+            }),
+        ]
+        .into_iter(),
+    );
+    let err = drift_between_streams(
+        stream(vec![good]),
+        failing,
+        &DriftConfig::default(),
+        &DatasetDriftOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::Data { sample: Sample::Current, .. }),
+        "{err:?}"
+    );
+    assert!(std::error::Error::source(&err).is_some());
+}
