@@ -13,8 +13,8 @@
 //! | `mlops_performance_samples` | — | outcomes in the window |
 //! | `mlops_performance_alert` | — | 1 if the status is an alert, else 0 |
 //!
-//! `test` is the snake_case [`TestKind`](crate::drift::TestKind) (`ks` is written
-//! `kolmogorov_smirnov`). Every sample also carries the caller's constant labels (for example
+//! `test` is Evidently's short name of the [`TestKind`](crate::drift::TestKind): `ks`,
+//! `chisquare`, `z`, `wasserstein`, `jensenshannon`, `psi`, `linf`. Every sample also carries the caller's constant labels (for example
 //! `model="churn"`), which come first in sorted order. Label values are escaped (`\` → `\\`,
 //! `"` → `\"`, newline → `\n`); metric and label names are validated (`[a-zA-Z_:][a-zA-Z0-9_:]*`
 //! and `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`). Values use the shortest round-trip
@@ -104,7 +104,9 @@ pub fn format_value(v: f64) -> String {
 /// A sample: label pairs and a value.
 pub type LabeledValue<'a> = (Vec<(&'a str, &'a str)>, f64);
 
-/// A Prometheus text exposition being written.
+/// A Prometheus text exposition being written. Write each metric family once per exposition
+/// (Prometheus rejects repeated families): one [`Exposition::drift`] or [`Exposition::report`]
+/// and one [`Exposition::performance`] at most.
 #[derive(Debug, Clone, Default)]
 pub struct Exposition {
     out: String,
@@ -315,13 +317,13 @@ struct DriftRow<'a> {
 fn test_label(t: crate::drift::TestKind) -> &'static str {
     use crate::drift::TestKind as T;
     match t {
-        T::KolmogorovSmirnov => "kolmogorov_smirnov",
-        T::ChiSquare => "chi_square",
-        T::ZTest => "z_test",
-        T::WassersteinNormed => "wasserstein_normed",
-        T::JensenShannon => "jensen_shannon",
+        T::KolmogorovSmirnov => "ks",
+        T::ChiSquare => "chisquare",
+        T::ZTest => "z",
+        T::WassersteinNormed => "wasserstein",
+        T::JensenShannon => "jensenshannon",
         T::Psi => "psi",
-        T::LInfinity => "l_infinity",
+        T::LInfinity => "linf",
     }
 }
 

@@ -447,7 +447,10 @@ fn unsupported_types_are_skipped_or_rejected() {
     use mlops_data::arrow::array::{BooleanArray, Date32Array};
     let batch = |flip: bool| {
         RecordBatch::try_from_iter([
-            ("d", Arc::new(Date32Array::from(vec![1, 2, 3, 4])) as ArrayRef),
+            (
+                "d",
+                Arc::new(Date32Array::from(vec![1, 2, 3, 4])) as ArrayRef,
+            ),
             (
                 "b",
                 Arc::new(BooleanArray::from(vec![true, flip, false, flip])) as ArrayRef,
@@ -514,7 +517,13 @@ fn failing_stream_is_a_data_error() {
     )
     .unwrap_err();
     assert!(
-        matches!(&err, Error::Data { sample: Sample::Current, .. }),
+        matches!(
+            &err,
+            Error::Data {
+                sample: Sample::Current,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(std::error::Error::source(&err).is_some());

@@ -96,16 +96,16 @@ fn drift_exposition_exact() {
     let expected = format!(
         "# HELP mlops_drift_score Drift test statistic per column.\n\
          # TYPE mlops_drift_score gauge\n\
-         mlops_drift_score{{column=\"shifted\",test=\"kolmogorov_smirnov\"}} {}\n\
-         mlops_drift_score{{column=\"cat\",test=\"z_test\"}} {}\n\
+         mlops_drift_score{{column=\"shifted\",test=\"ks\"}} {}\n\
+         mlops_drift_score{{column=\"cat\",test=\"z\"}} {}\n\
          # HELP mlops_drift_p_value Drift test p-value per column (hypothesis tests).\n\
          # TYPE mlops_drift_p_value gauge\n\
-         mlops_drift_p_value{{column=\"shifted\",test=\"kolmogorov_smirnov\"}} {}\n\
-         mlops_drift_p_value{{column=\"cat\",test=\"z_test\"}} {}\n\
+         mlops_drift_p_value{{column=\"shifted\",test=\"ks\"}} {}\n\
+         mlops_drift_p_value{{column=\"cat\",test=\"z\"}} {}\n\
          # HELP mlops_drift_detected 1 if the column drifted, else 0.\n\
          # TYPE mlops_drift_detected gauge\n\
-         mlops_drift_detected{{column=\"shifted\",test=\"kolmogorov_smirnov\"}} 1\n\
-         mlops_drift_detected{{column=\"cat\",test=\"z_test\"}} 0\n\
+         mlops_drift_detected{{column=\"shifted\",test=\"ks\"}} 1\n\
+         mlops_drift_detected{{column=\"cat\",test=\"z\"}} 0\n\
          # HELP mlops_dataset_drift_share Share of drifted columns.\n\
          # TYPE mlops_dataset_drift_share gauge\n\
          mlops_dataset_drift_share 0.5\n\
@@ -118,9 +118,7 @@ fn drift_exposition_exact() {
         format_value(z.p_value.unwrap()),
     );
     assert_eq!(text, expected);
-    assert!(
-        text.contains("mlops_drift_score{column=\"shifted\",test=\"kolmogorov_smirnov\"} 0.5\n")
-    );
+    assert!(text.contains("mlops_drift_score{column=\"shifted\",test=\"ks\"} 0.5\n"));
     let report = DriftReport::from_dataset_drift(&drift, "t");
     assert_eq!(render_report(&report).unwrap(), text);
 }
@@ -214,7 +212,11 @@ fn infinite_statistic_is_null_in_json() {
     let mut b = a.clone();
     b.insert("new".to_owned(), 10_u64);
     let drift = DriftConfig::default()
-        .test_dataset([("c", ColumnData::Categorical(&a), ColumnData::Categorical(&b))])
+        .test_dataset([(
+            "c",
+            ColumnData::Categorical(&a),
+            ColumnData::Categorical(&b),
+        )])
         .unwrap();
     let stat = drift.columns[0].result.statistic;
     let report = DriftReport::from_dataset_drift(&drift, "t");
@@ -259,7 +261,13 @@ fn public_types_are_send_sync_and_round_trip() {
     let back: mlops_monitor::DatasetDriftOptions =
         serde_json::from_str(&serde_json::to_string(&opts).unwrap()).unwrap();
     assert_eq!(back, opts);
-    let status = m.status(&[MetricThreshold { metric: Metric::Recall, min: 0.5 }], 1);
+    let status = m.status(
+        &[MetricThreshold {
+            metric: Metric::Recall,
+            min: 0.5,
+        }],
+        1,
+    );
     let back: mlops_monitor::PerformanceStatus =
         serde_json::from_str(&serde_json::to_string(&status).unwrap()).unwrap();
     assert_eq!(back, status);
