@@ -635,6 +635,29 @@ pub fn drift_between_streams(
 ///
 /// # Errors
 /// As [`drift_between_streams`], plus [`Error::InexactProfileCounts`].
+///
+/// ```
+/// use mlops_data::profile::{profile_stream, ProfileOptions};
+/// use mlops_data::synth::{ChurnConfig, ChurnGenerator, CovariateShift, DriftSpec};
+/// use mlops_monitor::DriftConfig;
+/// use mlops_monitor::dataset::{drift_against_profile, DatasetDriftOptions};
+///
+/// let reference = ChurnGenerator::new(ChurnConfig { rows: 5_000, seed: 1, ..ChurnConfig::default() })?;
+/// let profile = profile_stream(reference.batches(1024)?, &ProfileOptions::default())?;
+/// let shifted = DriftSpec {
+///     covariate_shift: vec![CovariateShift { column: "age".into(), shift_std: 2.0, scale: 1.0 }],
+///     ..DriftSpec::default()
+/// };
+/// let current = ChurnGenerator::new(ChurnConfig { rows: 5_000, seed: 2, drift: shifted, ..ChurnConfig::default() })?;
+/// let options = DatasetDriftOptions {
+///     columns: Some(vec!["age".into(), "tenure_months".into(), "plan".into()]),
+///     ..DatasetDriftOptions::default()
+/// };
+/// let out = drift_against_profile(&profile, current.batches(1024)?, &DriftConfig::default(), &options)?;
+/// let drifted: Vec<&str> = out.drift.columns.iter().filter(|c| c.drifted()).map(|c| c.column.as_str()).collect();
+/// assert_eq!(drifted, ["age"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[tracing::instrument(level = "debug", skip_all)]
 pub fn drift_against_profile(
     reference: &Profile,

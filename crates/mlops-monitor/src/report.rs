@@ -111,6 +111,17 @@ pub struct ColumnReport {
 }
 
 /// A versioned drift report (see the [module documentation](self) for the JSON shape).
+///
+/// ```
+/// use mlops_monitor::{ColumnData, DriftConfig, DriftReport};
+/// let a: Vec<f64> = (0..100).map(f64::from).collect();
+/// let drift = DriftConfig::default().test_dataset([("x", ColumnData::Numeric(&a), ColumnData::Numeric(&a))])?;
+/// let report = DriftReport::from_dataset_drift(&drift, "2026-11-27T12:00:00Z");
+/// let json = report.to_json()?;
+/// assert!(json.contains("\"version\": \"mlops.drift-report/v1\""));
+/// assert_eq!(DriftReport::from_json(&json)?, report);
+/// # Ok::<(), mlops_monitor::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriftReport {
     /// Always [`REPORT_VERSION`].
