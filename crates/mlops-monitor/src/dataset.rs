@@ -412,24 +412,6 @@ fn select_columns(
     Ok(out)
 }
 
-fn dataset_verdict(config: &DriftConfig, columns: Vec<ColumnDrift>) -> Result<DatasetDrift> {
-    // Reuse the share validation and verdict of `test_dataset` by feeding it no columns first.
-    let empty = config.test_dataset(std::iter::empty())?;
-    let n_drifted = columns.iter().filter(|c| c.drifted()).count();
-    let share_drifted = if columns.is_empty() {
-        0.0
-    } else {
-        n_drifted as f64 / columns.len() as f64
-    };
-    Ok(DatasetDrift {
-        drifted: !columns.is_empty() && share_drifted >= empty.threshold,
-        columns,
-        n_drifted,
-        share_drifted,
-        threshold: empty.threshold,
-    })
-}
-
 fn shares(counts: &BTreeMap<String, u64>) -> BTreeMap<String, f64> {
     let n: u64 = counts.values().sum();
     if n == 0 {
@@ -625,7 +607,7 @@ pub fn drift_between_streams(
         }
     }
     Ok(StreamDrift {
-        drift: dataset_verdict(config, results)?,
+        drift: config.verdict(results)?,
         distributions,
     })
 }
@@ -732,7 +714,7 @@ pub fn drift_against_profile(
         }
     }
     Ok(StreamDrift {
-        drift: dataset_verdict(config, results)?,
+        drift: config.verdict(results)?,
         distributions,
     })
 }
