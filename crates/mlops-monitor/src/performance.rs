@@ -539,6 +539,14 @@ pub struct EstimatedPerformance {
     pub metrics: ClassificationMetrics,
 }
 
+impl EstimatedPerformance {
+    /// The estimated metrics judged against thresholds (see [`judge`]); a threshold on
+    /// [`Metric::RocAuc`] is reported as undefined.
+    pub fn status(&self, thresholds: &[MetricThreshold], min_samples: u64) -> PerformanceStatus {
+        judge(self.metrics, thresholds, min_samples)
+    }
+}
+
 /// Confidence-based performance estimation from calibrated probabilities of the positive class
 /// (see the [module documentation](self)).
 ///

@@ -528,3 +528,38 @@ fn failing_stream_is_a_data_error() {
     );
     assert!(std::error::Error::source(&err).is_some());
 }
+
+#[test]
+fn dictionary_and_large_string_columns_are_categorical() {
+    use mlops_data::arrow::array::types::Int32Type;
+    use mlops_data::arrow::array::{DictionaryArray, LargeStringArray};
+    let batch = |v: Vec<&str>| {
+        let dict: DictionaryArray<Int32Type> = v.iter().copied().collect();
+        RecordBatch::try_from_iter([
+            ("d", Arc::new(dict) as ArrayRef),
+            ("l", Arc::new(LargeStringArray::from(v)) as ArrayRef),
+        ])
+        .unwrap()
+    };
+    let r = batch((0..300).map(|i| ["a", "b", "c"][i % 3]).collect());
+    let c = batch((0..300).map(|i| ["a", "b", "c", "c"][i % 4]).collect());
+    let out = drift_between_streams(
+        stream(vec![r.clone()]),
+        stream(vec![c.clone()]),
+        &DriftConfig::default(),
+        &DatasetDriftOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(out.drift.columns.len(), 2);
+    assert_eq!(out.drift.columns[0].result, out.drift.columns[1].result);
+    assert_eq!(out.drift.columns[0].result.test, TestKind::ChiSquare);
+    let profile = profile_stream(stream(vec![r]), &ProfileOptions::default()).unwrap();
+    let p = drift_against_profile(
+        &profile,
+        stream(vec![c]),
+        &DriftConfig::default(),
+        &DatasetDriftOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(p, out);
+}

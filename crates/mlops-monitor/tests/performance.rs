@@ -256,3 +256,32 @@ fn windowed_metrics_match_sklearn() {
     }
     assert_eq!(k, checks.len());
 }
+
+#[test]
+fn cbpe_status_alerts_without_labels() {
+    // Uncertain scores: expected accuracy mean(max(p, 1-p)) = 0.6.
+    let e = estimate_performance(&[0.6, 0.4, 0.6, 0.4], 0.5).unwrap();
+    assert!(close(e.metrics.accuracy, 0.6));
+    let s = e.status(
+        &[MetricThreshold {
+            metric: Metric::Accuracy,
+            min: 0.8,
+        }],
+        1,
+    );
+    assert_eq!(s.level, StatusLevel::Alert);
+    let s = e.status(
+        &[MetricThreshold {
+            metric: Metric::RocAuc,
+            min: 0.8,
+        }],
+        1,
+    );
+    assert_eq!(s.level, StatusLevel::InsufficientData);
+    assert_eq!(
+        s.reasons,
+        vec![StatusReason::Undefined {
+            metric: Metric::RocAuc
+        }]
+    );
+}
