@@ -76,7 +76,7 @@ impl ColumnData<'_> {
 
 /// A number usable as a category key (total order; `-0.0` and `0.0` are one value).
 #[derive(Debug, Clone, Copy)]
-struct NumKey(f64);
+pub(crate) struct NumKey(pub(crate) f64);
 
 impl PartialEq for NumKey {
     fn eq(&self, other: &Self) -> bool {
@@ -411,6 +411,19 @@ impl DriftConfig {
             .into_iter()
             .map(|(name, r, c)| self.test_column(name, r, c))
             .collect::<Result<Vec<_>>>()?;
+        self.verdict(columns)
+    }
+
+    /// The dataset verdict over already tested columns.
+    pub(crate) fn verdict(&self, columns: Vec<ColumnDrift>) -> Result<DatasetDrift> {
+        let share = self.dataset_drift_share;
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(Error::InvalidParameter {
+                name: "dataset_drift_share",
+                value: share,
+                reason: "must be in (0, 1]",
+            });
+        }
         let n_drifted = columns.iter().filter(|c| c.drifted()).count();
         let share_drifted = if columns.is_empty() {
             0.0

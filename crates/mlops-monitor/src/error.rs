@@ -106,6 +106,114 @@ pub enum Error {
         /// What is required.
         reason: &'static str,
     },
+    // ---- dataset drift on streams and profiles ---------------------------------------------
+    /// A requested column does not exist in one of the inputs.
+    #[error("column {column:?} is missing from the {sample} data (available: {available:?})")]
+    MissingColumn {
+        /// The column.
+        column: String,
+        /// Which input lacks it.
+        sample: Sample,
+        /// The columns that input has.
+        available: Vec<String>,
+    },
+    /// A column's type is neither numeric nor categorical.
+    #[error("column {column:?} has type {data_type}, which drift tests do not support")]
+    UnsupportedColumnType {
+        /// The column.
+        column: String,
+        /// The type found (Arrow type or profile kind).
+        data_type: String,
+    },
+    /// A categorical column has more distinct values than the configured limit.
+    #[error(
+        "column {column:?} has more than {limit} distinct categories in the {sample} data; exclude it or raise the limit"
+    )]
+    TooManyCategories {
+        /// The column.
+        column: String,
+        /// Which input.
+        sample: Sample,
+        /// The limit.
+        limit: usize,
+    },
+    /// A reference profile's category counts are lower bounds (the column had more distinct
+    /// values than the profile could track), so exact categorical tests are impossible.
+    #[error("column {column:?}: the reference profile's category counts are not exact")]
+    InexactProfileCounts {
+        /// The column.
+        column: String,
+    },
+    /// Reading a batch stream failed.
+    #[error("reading the {sample} data failed: {source}")]
+    Data {
+        /// Which input.
+        sample: Sample,
+        /// The data layer's error.
+        #[source]
+        source: DataError,
+    },
+    // ---- performance monitoring ------------------------------------------------------------
+    /// A probability (or score) is NaN or outside `[0, 1]`.
+    #[error("probability {value} at index {index} is not in [0, 1]")]
+    InvalidProbability {
+        /// 0-based position of the value in its input (or observation number).
+        index: u64,
+        /// The value.
+        value: f64,
+    },
+    /// A timestamp went backwards in a time-windowed monitor.
+    #[error("timestamp {found} ms is earlier than the previous {previous} ms")]
+    TimestampOrder {
+        /// The latest timestamp seen.
+        previous: u64,
+        /// The offending timestamp.
+        found: u64,
+    },
+    // ---- reports and exposition ------------------------------------------------------------
+    /// A Prometheus metric or label name is invalid.
+    #[error("invalid Prometheus {what} name {name:?}")]
+    InvalidMetricName {
+        /// `"metric"` or `"label"`.
+        what: &'static str,
+        /// The rejected name.
+        name: String,
+    },
+    /// A report could not be encoded or decoded as JSON.
+    #[error("drift report JSON: {message}")]
+    Json {
+        /// serde_json's message (with line and column when decoding).
+        message: String,
+    },
+}
+
+/// A shared `mlops_data::Error` (cloneable; equality compares the messages).
+#[derive(Debug, Clone)]
+pub struct DataError(pub std::sync::Arc<mlops_data::Error>);
+
+impl DataError {
+    /// The underlying error.
+    pub fn inner(&self) -> &mlops_data::Error {
+        &self.0
+    }
+}
+
+impl PartialEq for DataError {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl std::fmt::Display for DataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DataError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.0.as_ref())
+    }
 }
 
 /// Result alias with [`Error`] as the default error type.

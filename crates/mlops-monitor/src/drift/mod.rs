@@ -21,6 +21,8 @@ mod kolmogorov;
 mod ks;
 mod numeric;
 
+pub(crate) use kolmogorov::kstwo_sf as kolmogorov_sf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Sample};
