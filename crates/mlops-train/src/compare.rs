@@ -25,9 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::metrics::{
-    check_aligned, check_finite, class_counts, order_key, percentile_linear,
-};
+use crate::metrics::{check_aligned, check_finite, class_counts, order_key, percentile_linear};
 
 /// `Φ⁻¹(0.975)`, the two-sided 95 % normal quantile.
 const Z_975: f64 = 1.959_963_984_540_054;
@@ -380,4 +378,193 @@ pub fn challenger_better(
         promote: matches!(reason, PromotionReason::Better { .. }),
         reason,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::metrics::{log_loss, roc_auc};
+
+    fn data(n: usize, seed: u64) -> (Vec<bool>, Vec<f64>, Vec<f64>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let y: Vec<bool> = (0..n).map(|_| rng.r#gen::<f64>() < 0.4).collect();
+        let a = y
+            .iter()
+            .map(|&t| (rng.r#gen::<f64>() + if t { 0.3 } else { 0.0 }) / 1.3)
+            .collect();
+        let b = y
+            .iter()
+            .map(|&t| (rng.r#gen::<f64>() + if t { 0.8 } else { 0.0 }) / 1.8)
+            .collect();
+        (y, a, b)
+    }
+
+    #[test]
+    fn midranks_average_ties() {
+        assert_eq!(midranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
+        assert_eq!(midranks(&[0.0, -0.0]), vec![1.5, 1.5]);
+    }
+
+    #[test]
+    fn delong_errors() {
+        assert_eq!(
+            delong(&[], &[], &[]),
+            Err(Error::EmptyInput { what: "y_true" })
+        );
+        assert!(matches!(
+            delong(&[true, false], &[0.1, 0.2], &[0.1]),
+            Err(Error::LengthMismatch {
+                right: "scores_b",
+                right_len: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            delong(&[true, false], &[0.1, f64::NAN], &[0.1, 0.2]),
+            Err(Error::NonFiniteScore {
+                what: "scores_a",
+                index: 1,
+                ..
+            })
+        ));
+        assert_eq!(
+            delong(&[true, false, false], &[0.1, 0.2, 0.3], &[0.3, 0.2, 0.1]),
+            Err(Error::TooFewPerClass {
+                test: "DeLong's test",
+                min: 2,
+                positives: 1,
+                negatives: 2
+            })
+        );
+    }
+
+    #[test]
+    fn delong_identical_models_and_agreement_with_roc_auc() {
+        let (y, a, b) = data(300, 1);
+        let same = delong(&y, &a, &a).unwrap();
+        assert_eq!(
+            (same.diff, same.se, same.z, same.p_value),
+            (0.0, 0.0, 0.0, 1.0)
+        );
+        let c = delong(&y, &a, &b).unwrap();
+        assert!((c.auc_a - roc_auc(&y, &a).unwrap()).abs() < 1e-12);
+        assert!((c.auc_b - roc_auc(&y, &b).unwrap()).abs() < 1e-12);
+        assert!(c.diff > 0.0 && c.se > 0.0 && c.ci95.0 < c.diff && c.diff < c.ci95.1);
+        // swapping the models flips the sign and keeps the p-value
+        let s = delong(&y, &b, &a).unwrap();
+        assert_eq!(s.diff, -c.diff);
+        assert!((s.p_value - c.p_value).abs() < 1e-15);
+    }
+
+    #[test]
+    fn bootstrap_is_deterministic_and_sane() {
+        let (y, a, b) = data(200, 2);
+        let r1 = paired_bootstrap(&y, &a, &b, roc_auc, 200, 7).unwrap();
+        let r2 = paired_bootstrap(&y, &a, &b, roc_auc, 200, 7).unwrap();
+        assert_eq!(r1, r2);
+        let r3 = paired_bootstrap(&y, &a, &b, roc_auc, 200, 8).unwrap();
+        assert_ne!(r1.ci_low, r3.ci_low);
+        assert!(r1.ci_low <= r1.diff && r1.diff <= r1.ci_high);
+        assert!(r1.diff > 0.0 && r1.p_value < 0.05);
+        // identical models: every resampled difference is exactly 0, counted as "not better"
+        let same = paired_bootstrap(&y, &a, &a, roc_auc, 50, 7).unwrap();
+        assert_eq!(
+            (same.diff, same.ci_low, same.ci_high, same.p_value),
+            (0.0, 0.0, 0.0, 1.0)
+        );
+        // a loss, negated so that higher is better
+        let neg_loss = |y: &[bool], s: &[f64]| log_loss(y, s).map(|v| -v);
+        assert!(paired_bootstrap(&y, &a, &b, neg_loss, 20, 1).is_ok());
+    }
+
+    #[test]
+    fn bootstrap_errors() {
+        let (y, a, b) = data(20, 3);
+        assert!(matches!(
+            paired_bootstrap(&y, &a, &b, roc_auc, 0, 1),
+            Err(Error::InvalidParameter {
+                name: "n_resamples",
+                ..
+            })
+        ));
+        assert!(matches!(
+            paired_bootstrap(&y, &a, &b[..3], roc_auc, 10, 1),
+            Err(Error::LengthMismatch { .. })
+        ));
+        assert!(matches!(
+            paired_bootstrap(&[true, true], &[0.1, 0.2], &[0.2, 0.1], roc_auc, 10, 1),
+            Err(Error::SingleClass { .. })
+        ));
+        assert!(matches!(
+            paired_bootstrap(&y, &a, &b, |_: &[bool], _: &[f64]| Ok(f64::NAN), 10, 1),
+            Err(Error::NonFiniteScore { what: "metric", .. })
+        ));
+        let mut bad = b.clone();
+        bad[4] = f64::INFINITY;
+        assert!(matches!(
+            paired_bootstrap(&y, &a, &bad, roc_auc, 10, 1),
+            Err(Error::NonFiniteScore {
+                what: "scores_b",
+                index: 4,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn promotion_rule() {
+        let mk = |diff: f64, p_value: f64| BootstrapComparison {
+            metric_a: 0.7,
+            metric_b: 0.7 + diff,
+            diff,
+            ci_low: diff - 0.01,
+            ci_high: diff + 0.01,
+            p_value,
+            n_resamples: 100,
+        };
+        let d = challenger_better(&mk(0.05, 0.01), 0.02, 0.05).unwrap();
+        assert!(d.promote);
+        assert_eq!(
+            d.reason,
+            PromotionReason::Better {
+                diff: 0.05,
+                p_value: 0.01
+            }
+        );
+        let d = challenger_better(&mk(0.01, 0.01), 0.02, 0.05).unwrap();
+        assert!(!d.promote);
+        assert!(matches!(d.reason, PromotionReason::EffectTooSmall { .. }));
+        let d = challenger_better(&mk(-0.05, 0.0), 0.0, 0.05).unwrap();
+        assert!(matches!(d.reason, PromotionReason::EffectTooSmall { .. }));
+        let d = challenger_better(&mk(0.05, 0.2), 0.02, 0.05).unwrap();
+        assert_eq!(
+            d.reason,
+            PromotionReason::NotSignificant {
+                p_value: 0.2,
+                alpha: 0.05
+            }
+        );
+        for bad in [-0.1, f64::NAN, f64::INFINITY] {
+            assert!(matches!(
+                challenger_better(&mk(0.05, 0.01), bad, 0.05),
+                Err(Error::InvalidParameter {
+                    name: "min_effect",
+                    ..
+                })
+            ));
+        }
+        for bad in [0.0, 1.0, f64::NAN] {
+            assert!(matches!(
+                challenger_better(&mk(0.05, 0.01), 0.0, bad),
+                Err(Error::InvalidParameter { name: "alpha", .. })
+            ));
+        }
+        let (y, a, b) = data(400, 4);
+        let c = delong(&y, &a, &b).unwrap();
+        assert!(challenger_better(&c, 0.01, 0.05).unwrap().promote);
+        let json = serde_json::to_string(&challenger_better(&c, 0.01, 0.05).unwrap()).unwrap();
+        let back: PromotionDecision = serde_json::from_str(&json).unwrap();
+        assert!(back.promote);
+    }
 }

@@ -104,7 +104,9 @@ pub enum Error {
         expected: &'static str,
     },
     /// A statistical test needs more rows of each class.
-    #[error("{test} needs at least {min} positives and {min} negatives, got {positives} and {negatives}")]
+    #[error(
+        "{test} needs at least {min} positives and {min} negatives, got {positives} and {negatives}"
+    )]
     TooFewPerClass {
         /// The test that was asked for.
         test: &'static str,

@@ -96,7 +96,10 @@ pub(crate) fn class_counts(y_true: &[bool]) -> (usize, usize) {
 }
 
 /// Errors with [`Error::SingleClass`] unless both classes are present.
-pub(crate) fn require_both_classes(metric: &'static str, y_true: &[bool]) -> Result<(usize, usize)> {
+pub(crate) fn require_both_classes(
+    metric: &'static str,
+    y_true: &[bool],
+) -> Result<(usize, usize)> {
     let (p, n) = class_counts(y_true);
     if p == 0 {
         return Err(Error::SingleClass {
@@ -141,7 +144,11 @@ pub struct ConfusionMatrix {
 }
 
 fn ratio(num: u64, den: u64) -> f64 {
-    if den == 0 { 0.0 } else { num as f64 / den as f64 }
+    if den == 0 {
+        0.0
+    } else {
+        num as f64 / den as f64
+    }
 }
 
 impl ConfusionMatrix {
@@ -436,7 +443,11 @@ pub(crate) fn percentile_linear(sorted: &[f64], q: f64) -> f64 {
     let b = sorted.get(lo + 1).copied().unwrap_or(last);
     let t = vi - prev;
     let diff = b - a;
-    if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
 }
 
 /// Calibration curve (scikit-learn `calibration.calibration_curve`).
@@ -555,7 +566,11 @@ pub fn threshold_for_precision(
 ///
 /// Errors as [`threshold_for_precision`] does. (A recall target is always attainable at the lowest
 /// score, so [`Error::TargetUnattainable`] cannot occur here for valid input.)
-pub fn threshold_for_recall(y_true: &[bool], scores: &[f64], target: f64) -> Result<ThresholdChoice> {
+pub fn threshold_for_recall(
+    y_true: &[bool],
+    scores: &[f64],
+    target: f64,
+) -> Result<ThresholdChoice> {
     validate_target("recall", target)?;
     let all = choices(y_true, scores)?;
     best_choice(&all, "recall", target, |c| c.recall, |c| c.precision)
@@ -646,5 +661,232 @@ impl BinaryMetrics {
             log_loss: log_loss(y_true, probabilities)?,
             brier: brier_score(y_true, probabilities)?,
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    const Y: [bool; 4] = [false, false, true, true];
+    const S: [f64; 4] = [0.1, 0.4, 0.35, 0.8];
+
+    #[test]
+    fn empty_input_is_an_error() {
+        let e = Error::EmptyInput { what: "y_true" };
+        assert_eq!(roc_auc(&[], &[]), Err(e.clone()));
+        assert_eq!(average_precision(&[], &[]), Err(e.clone()));
+        assert_eq!(log_loss(&[], &[]), Err(e.clone()));
+        assert_eq!(brier_score(&[], &[]), Err(e.clone()));
+        assert_eq!(accuracy(&[], &[]), Err(e.clone()));
+        assert_eq!(ConfusionMatrix::at_threshold(&[], &[], 0.5), Err(e.clone()));
+        assert_eq!(
+            calibration_curve(&[], &[], CalibrationStrategy::Uniform, 5),
+            Err(e.clone())
+        );
+        assert_eq!(threshold_for_recall(&[], &[], 0.5), Err(e.clone()));
+        assert_eq!(BinaryMetrics::compute(&[], &[], 0.5), Err(e));
+    }
+
+    #[test]
+    fn length_mismatch_names_both_lengths() {
+        let err = roc_auc(&Y, &S[..3]).unwrap_err();
+        assert_eq!(
+            err,
+            Error::LengthMismatch {
+                left: "y_true",
+                left_len: 4,
+                right: "scores",
+                right_len: 3
+            }
+        );
+        assert!(err.to_string().contains("4") && err.to_string().contains("3"));
+        assert!(matches!(
+            f1(&Y, &[true]),
+            Err(Error::LengthMismatch {
+                right: "y_pred",
+                right_len: 1,
+                ..
+            })
+        ));
+        assert!(matches!(
+            log_loss(&Y, &[0.5; 5]),
+            Err(Error::LengthMismatch { right_len: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn non_finite_scores_report_their_index() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let s = [0.1, 0.2, bad, 0.3];
+            match roc_auc(&Y, &s) {
+                Err(Error::NonFiniteScore {
+                    index: 2, value, ..
+                }) => {
+                    assert!(value.is_nan() || value == bad)
+                }
+                other => panic!("{other:?}"),
+            }
+            assert!(matches!(
+                average_precision(&Y, &s),
+                Err(Error::NonFiniteScore { index: 2, .. })
+            ));
+            assert!(matches!(
+                log_loss(&Y, &s),
+                Err(Error::NonFiniteScore { index: 2, .. })
+            ));
+            assert!(matches!(
+                ConfusionMatrix::at_threshold(&Y, &s, 0.5),
+                Err(Error::NonFiniteScore { index: 2, .. })
+            ));
+            assert!(matches!(
+                predict_at(&s, 0.5),
+                Err(Error::NonFiniteScore { index: 2, .. })
+            ));
+            assert!(matches!(
+                threshold_for_precision(&Y, &s, 0.5),
+                Err(Error::NonFiniteScore { index: 2, .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn single_class_is_an_error_for_ranking_metrics() {
+        let pos = [true, true];
+        let neg = [false, false];
+        assert_eq!(
+            roc_auc(&pos, &[0.1, 0.2]),
+            Err(Error::SingleClass {
+                metric: "roc_auc",
+                present: Class::Positive
+            })
+        );
+        assert_eq!(
+            average_precision(&neg, &[0.1, 0.2]),
+            Err(Error::SingleClass {
+                metric: "average_precision",
+                present: Class::Negative
+            })
+        );
+        assert!(matches!(
+            threshold_for_recall(&neg, &[0.1, 0.2], 0.5),
+            Err(Error::SingleClass { .. })
+        ));
+        // log loss and the thresholded metrics stay defined
+        assert!(log_loss(&pos, &[0.5, 0.9]).is_ok());
+        let m = BinaryMetrics::compute(&pos, &[0.5, 0.9], 0.5).unwrap();
+        assert_eq!(m.roc_auc, None);
+        assert_eq!(m.average_precision, None);
+        assert_eq!(m.recall, 1.0);
+    }
+
+    #[test]
+    fn probabilities_outside_unit_interval_are_rejected() {
+        for (f, name) in [
+            (log_loss as fn(&[bool], &[f64]) -> Result<f64>, "log_loss"),
+            (brier_score, "brier_score"),
+        ] {
+            assert_eq!(
+                f(&Y, &[0.1, 1.5, 0.2, 0.3]),
+                Err(Error::ProbabilityOutOfRange {
+                    metric: name,
+                    index: 1,
+                    value: 1.5
+                })
+            );
+            assert!(matches!(
+                f(&Y, &[0.1, 0.5, -0.2, 0.3]),
+                Err(Error::ProbabilityOutOfRange { index: 2, .. })
+            ));
+        }
+        assert!(matches!(
+            calibration_curve(&Y, &[2.0, 0.0, 0.0, 0.0], CalibrationStrategy::Quantile, 2),
+            Err(Error::ProbabilityOutOfRange { index: 0, .. })
+        ));
+        assert!(matches!(
+            BinaryMetrics::compute(&Y, &[0.0, 0.0, 0.0, -1.0], 0.5),
+            Err(Error::ProbabilityOutOfRange { index: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn invalid_threshold_and_parameters() {
+        assert!(matches!(
+            ConfusionMatrix::at_threshold(&Y, &S, f64::NAN),
+            Err(Error::InvalidThreshold { .. })
+        ));
+        assert!(matches!(
+            predict_at(&S, f64::NAN),
+            Err(Error::InvalidThreshold { .. })
+        ));
+        assert!(matches!(
+            BinaryMetrics::compute(&Y, &S, f64::NAN),
+            Err(Error::InvalidThreshold { .. })
+        ));
+        // infinite thresholds are allowed: everything negative / positive
+        let cm = ConfusionMatrix::at_threshold(&Y, &S, f64::INFINITY).unwrap();
+        assert_eq!((cm.tp, cm.fp, cm.tn, cm.fn_), (0, 0, 2, 2));
+        assert_eq!(cm.precision(), 0.0); // zero_division = 0
+        assert!(matches!(
+            calibration_curve(&Y, &S, CalibrationStrategy::Uniform, 0),
+            Err(Error::InvalidParameter { name: "n_bins", .. })
+        ));
+    }
+
+    #[test]
+    fn invalid_and_unattainable_targets() {
+        for bad in [0.0, -0.1, 1.1, f64::NAN] {
+            assert!(matches!(
+                threshold_for_precision(&Y, &S, bad),
+                Err(Error::InvalidTarget {
+                    kind: "precision",
+                    ..
+                })
+            ));
+            assert!(matches!(
+                threshold_for_recall(&Y, &S, bad),
+                Err(Error::InvalidTarget { kind: "recall", .. })
+            ));
+        }
+        // the best precision any threshold reaches here is 2/3 (at 0.1)
+        let y = [true, false, true];
+        let s = [0.5, 0.9, 0.1];
+        assert_eq!(
+            threshold_for_precision(&y, &s, 0.9),
+            Err(Error::TargetUnattainable {
+                kind: "precision",
+                target: 0.9,
+                best: 2.0 / 3.0
+            })
+        );
+        let c = threshold_for_recall(&y, &s, 0.5).unwrap();
+        assert_eq!((c.threshold, c.precision, c.recall), (0.1, 2.0 / 3.0, 1.0));
+        let c = threshold_for_precision(&Y, &S, 1.0).unwrap();
+        assert_eq!((c.threshold, c.precision, c.recall), (0.8, 1.0, 0.5));
+    }
+
+    #[test]
+    fn ties_and_signed_zero() {
+        // all tied: AUC 0.5, AP = prevalence
+        let y = [true, false, false, true];
+        assert_eq!(roc_auc(&y, &[0.3; 4]).unwrap(), 0.5);
+        assert_eq!(average_precision(&y, &[0.3; 4]).unwrap(), 0.5);
+        // -0.0 and 0.0 are the same score
+        assert_eq!(roc_auc(&[true, false], &[0.0, -0.0]).unwrap(), 0.5);
+        assert_eq!(roc_auc(&[true, false], &[-0.0, 0.0]).unwrap(), 0.5);
+        // decision values outside [0, 1] are fine for ranking metrics
+        assert_eq!(roc_auc(&[true, false], &[-3.0, -7.5]).unwrap(), 1.0);
+    }
+
+    #[test]
+    fn binary_metrics_serde_round_trip() {
+        let m = BinaryMetrics::compute(&Y, &S, 0.4).unwrap();
+        let json = serde_json::to_string(&m).unwrap();
+        let back: BinaryMetrics = serde_json::from_str(&json).unwrap();
+        assert_eq!(m, back);
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<BinaryMetrics>();
+        send_sync::<Error>();
     }
 }
