@@ -367,9 +367,12 @@ pub fn challenger_better(
         });
     }
     let (diff, p_value) = (comparison.diff(), comparison.p_value());
-    let reason = if !(diff >= min_effect) {
+    // NaN fails both checks, so a broken comparison never promotes.
+    let big_enough = diff >= min_effect;
+    let significant = p_value < alpha;
+    let reason = if !big_enough {
         PromotionReason::EffectTooSmall { diff, min_effect }
-    } else if !(p_value < alpha) {
+    } else if !significant {
         PromotionReason::NotSignificant { p_value, alpha }
     } else {
         PromotionReason::Better { diff, p_value }

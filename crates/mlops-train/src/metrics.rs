@@ -325,7 +325,7 @@ fn curve(y_true: &[bool], scores: &[f64]) -> Vec<CurvePoint> {
         .zip(scores)
         .map(|(&y, &s)| (order_key(s), s + 0.0, y))
         .collect();
-    pairs.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    pairs.sort_unstable_by_key(|p| std::cmp::Reverse(p.0));
     let mut out = Vec::new();
     let (mut tp, mut fp) = (0u64, 0u64);
     let mut i = 0;
