@@ -425,21 +425,24 @@ fn linspace01(i: usize, n: usize) -> f64 {
     }
 }
 
-/// numpy `percentile(sorted, q * 100)` with the default linear method, bit for bit.
+/// numpy `percentile(sorted, q * 100)` with the default linear method, bit for bit
+/// (NaN for an empty slice).
 pub(crate) fn percentile_linear(sorted: &[f64], q: f64) -> f64 {
+    let (Some(&first), Some(&last)) = (sorted.first(), sorted.last()) else {
+        return f64::NAN;
+    };
     let q = q * 100.0 / 100.0;
     let len = sorted.len();
-    let last = sorted[len - 1];
     let vi = (len - 1) as f64 * q;
     if vi >= (len - 1) as f64 {
         return last;
     }
     if vi < 0.0 {
-        return sorted[0];
+        return first;
     }
     let prev = vi.floor();
     let lo = prev as usize;
-    let a = sorted[lo];
+    let a = sorted.get(lo).copied().unwrap_or(first);
     let b = sorted.get(lo + 1).copied().unwrap_or(last);
     let t = vi - prev;
     let diff = b - a;
