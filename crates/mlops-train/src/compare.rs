@@ -548,6 +548,17 @@ mod tests {
                 alpha: 0.05
             }
         );
+        // a NaN comparison never promotes
+        assert!(
+            !challenger_better(&mk(f64::NAN, 0.0), 0.0, 0.05)
+                .unwrap()
+                .promote
+        );
+        assert!(
+            !challenger_better(&mk(0.05, f64::NAN), 0.0, 0.05)
+                .unwrap()
+                .promote
+        );
         for bad in [-0.1, f64::NAN, f64::INFINITY] {
             assert!(matches!(
                 challenger_better(&mk(0.05, 0.01), bad, 0.05),
