@@ -6,8 +6,17 @@
 //! verifiable unit (signature, fitted pipeline, fitted model, reference profile, metrics, report)
 //! that the registry stores and the serving crate loads.
 //!
-//! Status: this crate's content arrives with the mlops-train issue; today it only fixes its place in
-//! the dependency graph (`core` ← `data` ← `train`).
+//! Status: the evaluation half exists — [`metrics`] (binary-classification metrics checked against
+//! scikit-learn to 1e-9: accuracy, balanced accuracy, precision/recall/F1, ROC-AUC, average
+//! precision, log loss, Brier score, confusion matrix, calibration curve, threshold choice and the
+//! one-call [`metrics::BinaryMetrics`]) and [`compare`] (champion vs challenger on one holdout:
+//! DeLong's test for correlated ROC-AUCs, a seeded paired bootstrap for any metric, and a promotion
+//! rule). Estimators, cross-validation, search and `ModelBundle` arrive in a later step.
 #![warn(missing_docs)]
 
+pub mod compare;
+pub mod error;
+pub mod metrics;
+
+pub use error::{Class, Error, Result};
 pub use mlops_data as data;
