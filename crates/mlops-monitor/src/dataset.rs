@@ -169,20 +169,7 @@ pub struct StreamDrift {
 }
 
 fn is_numeric_type(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-            | DataType::Float16
-            | DataType::Float32
-            | DataType::Float64
-    )
+    t.is_integer() || t.is_floating()
 }
 
 fn is_categorical_type(t: &DataType) -> bool {

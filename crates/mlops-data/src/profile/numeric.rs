@@ -13,20 +13,7 @@ use super::sketch::{QuantileSketch, SketchView};
 use crate::{Error, Result};
 
 pub(crate) fn is_numeric(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-            | DataType::Float16
-            | DataType::Float32
-            | DataType::Float64
-    )
+    t.is_integer() || t.is_floating()
 }
 
 /// Statistics of a numeric column. Integers are converted to `f64` (exact up to `2^53`).

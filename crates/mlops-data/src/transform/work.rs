@@ -277,17 +277,7 @@ pub(crate) fn kind_error(column: &str, step: &str, expected: ColumnKind, found: 
 /// The kind of an Arrow data type.
 pub(crate) fn kind_of(dt: &DataType) -> Option<ColumnKind> {
     match dt {
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64
-        | DataType::Float16
-        | DataType::Float32
-        | DataType::Float64 => Some(ColumnKind::Numeric),
+        dt if dt.is_integer() || dt.is_floating() => Some(ColumnKind::Numeric),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean => {
             Some(ColumnKind::Categorical)
         }
