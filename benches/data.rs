@@ -16,10 +16,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mlops::data::BatchStream;
 use mlops::data::fingerprint::fingerprint_batches;
 use mlops::data::ingest::{ParquetOptions, read_parquet_path};
-use mlops::data::pipeline::Pipeline;
 use mlops::data::profile::{ProfileOptions, profile_stream};
 use mlops::data::synth::{self, ChurnConfig, ChurnGenerator};
-use mlops::data::transform::{ImputeStrategy, Step, UnknownCategory};
+use mlops::data::transform::ImputeStrategy;
 
 fn bench_rows() -> u64 {
     std::env::var("MLOPS_BENCH_ROWS")
@@ -55,35 +54,6 @@ fn load(path: &PathBuf) -> (Arc<Schema>, Vec<RecordBatch>) {
     (schema, stream.collect_batches().unwrap())
 }
 
-fn churn_pipeline(schema: &Schema) -> Pipeline {
-    let mut numeric = Vec::new();
-    let mut categorical = Vec::new();
-    for f in schema.fields() {
-        let name = f.name().as_str();
-        if name == synth::LABEL_COLUMN || name == synth::ID_COLUMN {
-            continue;
-        }
-        match f.data_type() {
-            DataType::Utf8 => categorical.push(name.to_owned()),
-            _ => numeric.push(name.to_owned()),
-        }
-    }
-    Pipeline::new()
-        .group(
-            "num",
-            numeric,
-            [Step::impute(ImputeStrategy::Mean), Step::standard_scaler()],
-        )
-        .group(
-            "cat",
-            categorical,
-            [
-                Step::impute(ImputeStrategy::MostFrequent),
-                Step::one_hot(UnknownCategory::Ignore),
-            ],
-        )
-}
-
 fn data_benches(c: &mut Criterion) {
     let path = churn_file();
     let rows = bench_rows();
@@ -103,7 +73,7 @@ fn data_benches(c: &mut Criterion) {
             black_box(n)
         })
     });
-    let pipeline = churn_pipeline(&schema);
+    let pipeline = synth::churn_pipeline(ImputeStrategy::Mean);
     g.bench_function("pipeline_fit_transform", |b| {
         b.iter(|| {
             let fitted = pipeline

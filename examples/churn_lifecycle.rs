@@ -3,31 +3,28 @@
 //! Today it runs the data stage end to end on generated data: generate customers, write them as
 //! Parquet and CSV, infer and validate a schema, fingerprint both files (the same logical table
 //! gives the same hash), profile, split (stratified, seeded), fit the preprocessing pipeline,
-//! then generate a drifted "live" month and show what validation and the drift tests see.
+//! then generate a drifted "live" month and show what validation and the drift tests (against the
+//! stored training profile) see, writing a JSON drift report.
 //! Training, the registry, serving and the closed retraining loop join it as their crates land.
 //!
 //! Run: `cargo run --release --example churn_lifecycle -- [--rows N] [--seed S] [--out DIR]`
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use arrow_array::{Array, Float64Array, RecordBatch, StringArray};
-use arrow_schema::DataType;
 use mlops::data::BatchStream;
 use mlops::data::fingerprint::fingerprint_stream;
 use mlops::data::ingest::{
     CsvOptions, ParquetOptions, read_csv_path, read_parquet_path, write_csv_path,
 };
-use mlops::data::pipeline::Pipeline;
 use mlops::data::profile::{ProfileOptions, profile_stream};
 use mlops::data::schema::{InferOptions, TableSchema, validate, validate_batch};
 use mlops::data::split::{SplitRatios, label_values, take_rows, train_val_test_split};
 use mlops::data::synth::{
     self, CategoryMix, ChurnConfig, ChurnGenerator, ConceptDrift, CovariateShift, DriftSpec,
 };
-use mlops::data::transform::{ImputeStrategy, Step, UnknownCategory};
-use mlops::monitor::{ColumnData, DatasetDrift, DriftConfig};
+use mlops::data::transform::ImputeStrategy;
+use mlops::monitor::{DatasetDriftOptions, DriftConfig, DriftReport, drift_against_profile};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -189,7 +186,7 @@ fn run() -> Res<()> {
 
     step(6, "fit the preprocessing pipeline on the training rows");
     let t = Instant::now();
-    let fitted = churn_pipeline(&table).fit(BatchStream::from_batches(
+    let fitted = synth::churn_pipeline(ImputeStrategy::Median).fit(BatchStream::from_batches(
         train.schema(),
         vec![train.clone()],
     ))?;
@@ -242,9 +239,21 @@ fn run() -> Res<()> {
     for line in live_report.to_string().lines().take(8) {
         println!("      {line}");
     }
-    let drift = drift_check(&table, &live)?;
+    // The reference is the stored training profile: no training rows are needed to check drift.
+    let options = DatasetDriftOptions {
+        exclude: vec![synth::ID_COLUMN.into(), synth::LABEL_COLUMN.into()],
+        ..DatasetDriftOptions::default()
+    };
+    let live_stream = BatchStream::from_batches(live.schema(), vec![live.clone()]);
+    let result = drift_against_profile(&profile, live_stream, &DriftConfig::default(), &options)?;
+    let report_path = args.out.join("drift_report.json");
+    std::fs::write(
+        &report_path,
+        DriftReport::from_stream_drift(&result, "churn_lifecycle example").to_json()?,
+    )?;
+    let drift = &result.drift;
     println!(
-        "    drift: {} of {} columns drifted (share {:.2}) -> dataset {}",
+        "    drift against the training profile: {} of {} columns drifted (share {:.2}) -> dataset {}",
         drift.n_drifted,
         drift.columns.len(),
         drift.share_drifted,
@@ -252,110 +261,15 @@ fn run() -> Res<()> {
     );
     for c in drift.columns.iter().filter(|c| c.result.drifted) {
         println!(
-            "      {:<18} {:?} statistic {:.4}",
+            "      {:<20} {:?} statistic {:.4}",
             c.column, c.result.test, c.result.statistic
         );
     }
+    println!("    JSON drift report: {}", report_path.display());
 
     println!(
         "\ndone in {:.2?}. Next stages (training, registry, serving, retraining) arrive with their crates.",
         started.elapsed()
     );
     Ok(())
-}
-
-fn churn_pipeline(table: &RecordBatch) -> Pipeline {
-    let mut numeric = Vec::new();
-    let mut categorical = Vec::new();
-    for f in table.schema().fields() {
-        let name = f.name().as_str();
-        if name == synth::LABEL_COLUMN || name == synth::ID_COLUMN {
-            continue;
-        }
-        if matches!(f.data_type(), DataType::Utf8) {
-            categorical.push(name.to_owned());
-        } else {
-            numeric.push(name.to_owned());
-        }
-    }
-    Pipeline::new()
-        .group(
-            "num",
-            numeric,
-            [
-                Step::impute(ImputeStrategy::Median),
-                Step::standard_scaler(),
-            ],
-        )
-        .group(
-            "cat",
-            categorical,
-            [
-                Step::impute(ImputeStrategy::MostFrequent),
-                Step::one_hot(UnknownCategory::Ignore),
-            ],
-        )
-}
-
-enum Col {
-    Num(Vec<f64>, Vec<f64>),
-    Cat(BTreeMap<String, u64>, BTreeMap<String, u64>),
-}
-
-/// Per-column drift between the training table and the live month, with Evidently's default
-/// test choice.
-fn drift_check(reference: &RecordBatch, current: &RecordBatch) -> Res<DatasetDrift> {
-    let mut cols = Vec::new();
-    for f in reference.schema().fields() {
-        let name = f.name().clone();
-        if name == synth::ID_COLUMN || name == synth::LABEL_COLUMN {
-            continue;
-        }
-        let (Some(r), Some(c)) = (
-            reference.column_by_name(&name),
-            current.column_by_name(&name),
-        ) else {
-            continue;
-        };
-        if matches!(f.data_type(), DataType::Utf8) {
-            cols.push((name, Col::Cat(counts(r.as_ref())?, counts(c.as_ref())?)));
-        } else {
-            cols.push((name, Col::Num(finite(r.as_ref())?, finite(c.as_ref())?)));
-        }
-    }
-    let drift = DriftConfig::default().test_dataset(cols.iter().map(|(name, col)| match col {
-        Col::Num(r, c) => (
-            name.as_str(),
-            ColumnData::Numeric(r),
-            ColumnData::Numeric(c),
-        ),
-        Col::Cat(r, c) => (
-            name.as_str(),
-            ColumnData::Categorical(r),
-            ColumnData::Categorical(c),
-        ),
-    }))?;
-    Ok(drift)
-}
-
-fn finite(array: &dyn Array) -> Res<Vec<f64>> {
-    let cast = arrow_cast::cast(array, &DataType::Float64)?;
-    let values = cast
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .ok_or("cast to Float64 failed")?;
-    Ok(values.iter().flatten().filter(|v| v.is_finite()).collect())
-}
-
-fn counts(array: &dyn Array) -> Res<BTreeMap<String, u64>> {
-    let cast = arrow_cast::cast(array, &DataType::Utf8)?;
-    let values = cast
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or("cast to Utf8 failed")?;
-    let mut out = BTreeMap::new();
-    for v in values.iter().flatten() {
-        *out.entry(v.to_owned()).or_insert(0) += 1;
-    }
-    Ok(out)
 }

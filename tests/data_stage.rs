@@ -11,7 +11,7 @@ use mlops::data::pipeline::{FittedPipeline, Pipeline};
 use mlops::data::profile::{ProfileOptions, profile_stream};
 use mlops::data::schema::{InferOptions, TableSchema, validate};
 use mlops::data::synth::{self, ChurnConfig, ChurnGenerator};
-use mlops::data::transform::{ImputeStrategy, Step, UnknownCategory};
+use mlops::data::transform::ImputeStrategy;
 
 fn generated(rows: u64, seed: u64) -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -94,25 +94,7 @@ fn inferred_schema_validates_both_formats_and_profiles_agree() {
 }
 
 fn pipeline() -> Pipeline {
-    let numeric: Vec<&str> = synth::NUMERIC_COLUMNS.to_vec();
-    let categorical: Vec<&str> = synth::CATEGORICAL_COLUMNS.to_vec();
-    Pipeline::new()
-        .group(
-            "num",
-            numeric,
-            [
-                Step::impute(ImputeStrategy::Median),
-                Step::standard_scaler(),
-            ],
-        )
-        .group(
-            "cat",
-            categorical,
-            [
-                Step::impute(ImputeStrategy::MostFrequent),
-                Step::one_hot(UnknownCategory::Ignore),
-            ],
-        )
+    synth::churn_pipeline(ImputeStrategy::Median)
 }
 
 #[test]

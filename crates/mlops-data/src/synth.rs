@@ -49,6 +49,8 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::pipeline::Pipeline;
+use crate::transform::{ImputeStrategy, Step, UnknownCategory};
 use crate::{BatchStream, Error, Result};
 
 /// Name of the unique identifier column.
@@ -335,6 +337,27 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     fields.push(Field::new(LABEL_COLUMN, DataType::Utf8, false));
     Arc::new(Schema::new(fields))
 });
+
+/// The standard preprocessing of the churn table: the [`NUMERIC_COLUMNS`] imputed with
+/// `numeric_impute` then standardised, the [`CATEGORICAL_COLUMNS`] imputed with the most frequent
+/// value then one-hot encoded (unseen categories ignored); `customer_id` and the label are left
+/// out. Examples, tests and benchmarks share it.
+pub fn churn_pipeline(numeric_impute: ImputeStrategy) -> Pipeline {
+    Pipeline::new()
+        .group(
+            "num",
+            NUMERIC_COLUMNS,
+            [Step::impute(numeric_impute), Step::standard_scaler()],
+        )
+        .group(
+            "cat",
+            CATEGORICAL_COLUMNS,
+            [
+                Step::impute(ImputeStrategy::MostFrequent),
+                Step::one_hot(UnknownCategory::Ignore),
+            ],
+        )
+}
 
 /// The schema of every generated table: `customer_id`, the [`NUMERIC_COLUMNS`], the
 /// [`CATEGORICAL_COLUMNS`], then `churned`.
