@@ -63,9 +63,11 @@ fn data_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("data");
     g.sample_size(10);
     g.throughput(Throughput::Elements(rows));
+    // pyarrow's read_table decodes with all cores too.
+    let read_options = ParquetOptions::default().with_all_cores();
     g.bench_function("parquet_read", |b| {
         b.iter(|| {
-            let stream = read_parquet_path(&path, &ParquetOptions::default()).unwrap();
+            let stream = read_parquet_path(&path, &read_options).unwrap();
             let mut n = 0;
             for batch in stream {
                 n += batch.unwrap().num_rows();

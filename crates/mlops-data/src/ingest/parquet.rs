@@ -5,12 +5,15 @@ use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
@@ -36,6 +39,13 @@ pub struct ParquetOptions {
     pub batch_size: usize,
     /// Top-level columns to read, by name, in the order wanted (default: all, in file order).
     pub columns: Option<Vec<String>>,
+    /// Threads decoding row groups in parallel when reading from a path (default `Some(1)`:
+    /// decode on the caller's thread; `None`: one per available core, at most 8). At most one
+    /// thread per row group is used. Batches always come out in file order and memory stays
+    /// bounded: each thread holds one row group's column chunks and at most two decoded batches
+    /// ahead. When decoding in parallel a batch never spans two row groups, so the last batch
+    /// of each row group may be shorter than `batch_size`.
+    pub threads: Option<usize>,
 }
 
 impl Default for ParquetOptions {
@@ -43,6 +53,7 @@ impl Default for ParquetOptions {
         Self {
             batch_size: 8192,
             columns: None,
+            threads: Some(1),
         }
     }
 }
@@ -52,6 +63,20 @@ impl ParquetOptions {
     #[must_use]
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets [`ParquetOptions::threads`] (`0` is invalid).
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Decodes with one thread per available core (at most 8): [`ParquetOptions::threads`] = `None`.
+    #[must_use]
+    pub fn with_all_cores(mut self) -> Self {
+        self.threads = None;
         self
     }
 
@@ -71,6 +96,12 @@ impl ParquetOptions {
         if self.batch_size == 0 {
             return Err(Error::InvalidParam {
                 param: "batch_size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.threads == Some(0) {
+            return Err(Error::InvalidParam {
+                param: "threads",
                 reason: "must be at least 1".into(),
             });
         }
@@ -104,6 +135,17 @@ pub fn read_parquet_path(path: impl AsRef<Path>, options: &ParquetOptions) -> Re
     options.validate()?;
     let file = super::open_file(path)?;
     open(file, options, Some(path))
+}
+
+/// How many threads decode a file with `row_groups` row groups.
+fn decode_threads(options: &ParquetOptions, row_groups: usize) -> usize {
+    let wanted = options.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(std::num::NonZeroUsize::get)
+            .unwrap_or(1)
+            .min(8)
+    });
+    wanted.min(row_groups).max(1)
 }
 
 /// Reads Parquet held in memory as a stream of batches.
@@ -168,9 +210,11 @@ fn open_unguarded<T: ChunkReader + 'static>(
     options: &ParquetOptions,
     path: Option<&Path>,
 ) -> Result<BatchStream> {
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(input).map_err(|e| parquet_error(path, e))?;
+    let metadata = ArrowReaderMetadata::load(&input, ArrowReaderOptions::default())
+        .map_err(|e| parquet_error(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, metadata.clone());
     let file_schema = builder.schema().clone();
+    let mut mask = None;
     let mut order = None;
     let builder = match &options.columns {
         None => builder,
@@ -198,8 +242,9 @@ fn open_unguarded<T: ChunkReader + 'static>(
                     .map(|w| sorted.iter().position(|s| s == w).unwrap_or_default())
                     .collect::<Vec<usize>>(),
             );
-            let mask = ProjectionMask::roots(builder.parquet_schema(), sorted);
-            builder.with_projection(mask)
+            let projection = ProjectionMask::roots(builder.parquet_schema(), sorted);
+            mask = Some(projection.clone());
+            builder.with_projection(projection)
         }
     };
     let row_groups = builder.metadata().num_row_groups();
@@ -216,6 +261,20 @@ fn open_unguarded<T: ChunkReader + 'static>(
     debug!(row_groups, rows, %schema, "parquet opened");
     let path_buf = path.map(Path::to_path_buf);
     let span = debug_span!("parquet_batch", path = %super::path_display(path));
+    if let Some(path) = path {
+        let threads = decode_threads(options, row_groups);
+        if threads > 1 {
+            let plan = ParallelPlan {
+                path: path.to_path_buf(),
+                metadata,
+                mask,
+                order,
+                batch_size: options.batch_size,
+            };
+            let batches = plan.spawn(threads, row_groups, span)?;
+            return Ok(BatchStream::new(schema, FuseOnError::new(batches)));
+        }
+    }
     let batches = ParquetBatches {
         reader,
         order,
@@ -252,6 +311,131 @@ where
             Some(order) => batch.project(order).map_err(Error::from),
             None => Ok(batch),
         })
+    }
+}
+
+/// What a decoding thread needs to read its row groups of one file.
+#[derive(Clone)]
+struct ParallelPlan {
+    path: PathBuf,
+    metadata: ArrowReaderMetadata,
+    mask: Option<ProjectionMask>,
+    order: Option<Vec<usize>>,
+    batch_size: usize,
+}
+
+/// A message from a decoding thread: a batch (or the error that ends the stream), or the end
+/// of one row group.
+enum Decoded {
+    Batch(Result<RecordBatch>),
+    EndOfGroup,
+}
+
+impl ParallelPlan {
+    /// Starts `threads` decoders; thread `t` reads row groups `t, t + threads, …` (each with its
+    /// own file handle) into a channel of two batches, and [`OrderedBatches`] reads the channels
+    /// round-robin, so batches come out in file order.
+    fn spawn(self, threads: usize, row_groups: usize, span: Span) -> Result<OrderedBatches> {
+        let mut receivers = Vec::with_capacity(threads);
+        for t in 0..threads {
+            let (tx, rx) = std::sync::mpsc::sync_channel(2);
+            let plan = self.clone();
+            let groups: Vec<usize> = (t..row_groups).step_by(threads).collect();
+            let parent = span.clone();
+            std::thread::Builder::new()
+                .name(format!("mlops-parquet-{t}"))
+                .spawn(move || {
+                    let _entered = parent.enter();
+                    plan.decode(&groups, &tx);
+                })
+                .map_err(|e| super::io_error(&self.path, e))?;
+            receivers.push(rx);
+        }
+        Ok(OrderedBatches {
+            receivers,
+            next_group: 0,
+            row_groups,
+            path: self.path,
+            span,
+        })
+    }
+
+    /// Decodes `groups` in order, sending each batch then an end marker per group; stops at
+    /// the first error or when the reader side has gone away.
+    fn decode(&self, groups: &[usize], tx: &SyncSender<Decoded>) {
+        let path = Some(self.path.as_path());
+        for &group in groups {
+            let reader = guarded(path, || {
+                let file = File::open(&self.path).map_err(|e| super::io_error(&self.path, e))?;
+                let mut builder =
+                    ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone())
+                        .with_row_groups(vec![group])
+                        .with_batch_size(self.batch_size);
+                if let Some(mask) = &self.mask {
+                    builder = builder.with_projection(mask.clone());
+                }
+                builder.build().map_err(|e| parquet_error(path, e))
+            });
+            let mut reader = match reader {
+                Ok(reader) => reader,
+                Err(e) => {
+                    let _ = tx.send(Decoded::Batch(Err(e)));
+                    return;
+                }
+            };
+            loop {
+                let item = match guarded(path, || Ok(reader.next())) {
+                    Ok(None) => break,
+                    Ok(Some(Ok(batch))) => match &self.order {
+                        Some(order) => batch.project(order).map_err(Error::from),
+                        None => Ok(batch),
+                    },
+                    Ok(Some(Err(e))) => Err(parquet_error(path, e)),
+                    Err(panicked) => Err(panicked),
+                };
+                let failed = item.is_err();
+                if tx.send(Decoded::Batch(item)).is_err() || failed {
+                    return;
+                }
+            }
+            if tx.send(Decoded::EndOfGroup).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Batches from the decoding threads, in file order.
+struct OrderedBatches {
+    receivers: Vec<Receiver<Decoded>>,
+    next_group: usize,
+    row_groups: usize,
+    path: PathBuf,
+    span: Span,
+}
+
+impl Iterator for OrderedBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let _entered = self.span.enter();
+        while self.next_group < self.row_groups {
+            let receiver = self.receivers.get(self.next_group % self.receivers.len())?;
+            match receiver.recv() {
+                Ok(Decoded::Batch(batch)) => return Some(batch),
+                Ok(Decoded::EndOfGroup) => self.next_group += 1,
+                Err(_) => {
+                    return Some(Err(Error::Parquet {
+                        path: Some(self.path.clone()),
+                        message: format!(
+                            "the thread decoding row group {} stopped unexpectedly",
+                            self.next_group
+                        ),
+                    }));
+                }
+            }
+        }
+        None
     }
 }
 
