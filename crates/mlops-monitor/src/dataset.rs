@@ -213,6 +213,49 @@ enum Acc {
     Categorical(BTreeMap<String, u64>),
 }
 
+impl Acc {
+    fn kind(&self) -> ColumnKind {
+        match self {
+            Acc::Numeric { .. } => ColumnKind::Numeric,
+            Acc::Categorical(_) => ColumnKind::Categorical,
+        }
+    }
+}
+
+/// The error for a column that is numeric on one side and categorical on the other.
+fn kind_mismatch(column: String, reference: ColumnKind) -> Error {
+    let current = match reference {
+        ColumnKind::Numeric => ColumnKind::Categorical,
+        ColumnKind::Categorical => ColumnKind::Numeric,
+    };
+    Error::ColumnKindMismatch {
+        column,
+        reference,
+        current,
+    }
+}
+
+/// The drift result and the category shares of one categorical column.
+fn categorical_drift(
+    config: &DriftConfig,
+    name: &str,
+    reference: &BTreeMap<String, u64>,
+    current: &BTreeMap<String, u64>,
+) -> Result<(ColumnDrift, ColumnDistribution)> {
+    let d = config.test_column(
+        name,
+        ColumnData::Categorical(reference),
+        ColumnData::Categorical(current),
+    )?;
+    Ok((
+        d,
+        ColumnDistribution::Categorical {
+            reference: shares(reference),
+            current: shares(current),
+        },
+    ))
+}
+
 struct StreamReader {
     sample: Sample,
     max_sample: usize,
@@ -564,33 +607,12 @@ pub fn drift_between_streams(
                 distributions.push(numeric_distribution(&rs, &cs));
             }
             (Acc::Categorical(rc), Acc::Categorical(cc)) => {
-                let d = config.test_column(
-                    &name,
-                    ColumnData::Categorical(&rc),
-                    ColumnData::Categorical(&cc),
-                )?;
+                let (d, dist) = categorical_drift(config, &name, &rc, &cc)?;
                 results.push(d);
-                distributions.push(ColumnDistribution::Categorical {
-                    reference: shares(&rc),
-                    current: shares(&cc),
-                });
+                distributions.push(dist);
             }
             // The readers checked both kinds against the same list.
-            (r, _) => {
-                let reference = match r {
-                    Acc::Numeric { .. } => ColumnKind::Numeric,
-                    Acc::Categorical(_) => ColumnKind::Categorical,
-                };
-                let current = match reference {
-                    ColumnKind::Numeric => ColumnKind::Categorical,
-                    ColumnKind::Categorical => ColumnKind::Numeric,
-                };
-                return Err(Error::ColumnKindMismatch {
-                    column: name,
-                    reference,
-                    current,
-                });
-            }
+            (r, _) => return Err(kind_mismatch(name, r.kind())),
         }
     }
     Ok(StreamDrift {
@@ -672,31 +694,17 @@ pub fn drift_against_profile(
             }
             (Some(ColumnStats::Categorical(s)), Acc::Categorical(cc)) => {
                 let (rc, cc) = profile_categorical(&name, s, cc)?;
-                let d = config.test_column(
-                    &name,
-                    ColumnData::Categorical(&rc),
-                    ColumnData::Categorical(&cc),
-                )?;
+                let (d, dist) = categorical_drift(config, &name, &rc, &cc)?;
                 results.push(d);
-                distributions.push(ColumnDistribution::Categorical {
-                    reference: shares(&rc),
-                    current: shares(&cc),
-                });
+                distributions.push(dist);
             }
+            // The current side's kind is known; the profile's is the other one.
             (_, c) => {
-                let current = match c {
-                    Acc::Numeric { .. } => ColumnKind::Numeric,
-                    Acc::Categorical(_) => ColumnKind::Categorical,
-                };
-                let reference = match current {
+                let reference = match c.kind() {
                     ColumnKind::Numeric => ColumnKind::Categorical,
                     ColumnKind::Categorical => ColumnKind::Numeric,
                 };
-                return Err(Error::ColumnKindMismatch {
-                    column: name,
-                    reference,
-                    current,
-                });
+                return Err(kind_mismatch(name, reference));
             }
         }
     }
