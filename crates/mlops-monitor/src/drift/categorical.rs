@@ -19,6 +19,16 @@ struct Aligned {
     n_cur: f64,
 }
 
+impl Aligned {
+    /// The category shares of the reference and of the current sample.
+    fn shares(&self) -> (Vec<f64>, Vec<f64>) {
+        (
+            self.reference.iter().map(|v| v / self.n_ref).collect(),
+            self.current.iter().map(|v| v / self.n_cur).collect(),
+        )
+    }
+}
+
 fn align<K: Ord>(reference: &BTreeMap<K, u64>, current: &BTreeMap<K, u64>) -> Result<Aligned> {
     let n_ref: u64 = reference.values().sum();
     let n_cur: u64 = current.values().sum();
@@ -161,8 +171,7 @@ pub fn jensen_shannon_test<K: Ord>(
 ) -> Result<TestResult> {
     check_threshold(threshold)?;
     let a = align(reference, current)?;
-    let r: Vec<f64> = a.reference.iter().map(|v| v / a.n_ref).collect();
-    let c: Vec<f64> = a.current.iter().map(|v| v / a.n_cur).collect();
+    let (r, c) = a.shares();
     let stat = js_distance(&r, &c);
     Ok(TestResult::from_distance(
         TestKind::JensenShannon,
@@ -184,8 +193,7 @@ pub fn psi_categorical_test<K: Ord>(
 ) -> Result<TestResult> {
     check_threshold(threshold)?;
     let a = align(reference, current)?;
-    let r: Vec<f64> = a.reference.iter().map(|v| v / a.n_ref).collect();
-    let c: Vec<f64> = a.current.iter().map(|v| v / a.n_cur).collect();
+    let (r, c) = a.shares();
     let stat = psi_from_shares(&r, &c, PSI_EPSILON);
     Ok(TestResult::from_distance(TestKind::Psi, stat, threshold))
 }
