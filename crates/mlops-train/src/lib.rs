@@ -6,17 +6,35 @@
 //! verifiable unit (signature, fitted pipeline, fitted model, reference profile, metrics, report)
 //! that the registry stores and the serving crate loads.
 //!
-//! Status: the evaluation half exists — [`metrics`] (binary-classification metrics checked against
-//! scikit-learn to 1e-9: accuracy, balanced accuracy, precision/recall/F1, ROC-AUC, average
-//! precision, log loss, Brier score, confusion matrix, calibration curve, threshold choice and the
-//! one-call [`metrics::BinaryMetrics`]) and [`compare`] (champion vs challenger on one holdout:
-//! DeLong's test for correlated ROC-AUCs, a seeded paired bootstrap for any metric, and a promotion
-//! rule). Estimators, cross-validation, search and `ModelBundle` arrive in a later step.
+//! - [`estimator`]: [`LogisticRegression`] and [`DecisionTree`] over linfa (params → `check()` →
+//!   fitted), the [`Estimator`] trait for your own, and the closed [`Model`] set.
+//! - [`trainer`]: [`train`] — labels, stratified split, pipeline, candidates, test metrics,
+//!   signature, reference profile, fingerprints — into a [`ModelBundle`] and a [`TrainingReport`].
+//! - [`select`]: stratified k-fold CV, grid/random search, validation-set selection, with reasons.
+//! - [`metrics`]: binary-classification metrics checked against scikit-learn to 1e-9.
+//! - [`compare`]: champion vs challenger (DeLong, paired bootstrap, promotion rule).
+//! - [`explain`]: coefficients, permutation importance, per-prediction contributions.
+//! - [`bundle`]: the versioned, checksummed, code-free bundle encoding.
+//! - [`report`]: training summaries and reports.
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod compare;
 pub mod error;
+pub mod estimator;
+pub mod explain;
 pub mod metrics;
+pub mod report;
+pub mod select;
+pub mod trainer;
 
-pub use error::{Class, Error, Result};
+pub use bundle::{LabelSpec, ModelBundle};
+pub use error::{Class, DataError, Error, Result};
+pub use estimator::{
+    DecisionTree, Estimator, FitDiagnostics, Fitted, LinearModel, LogisticRegression, Model,
+    OnNonConvergence, TrainingSet, TreeModel,
+};
 pub use mlops_data as data;
+pub use report::{CodeVersion, TrainingReport, TrainingSummary};
+pub use select::{Candidate, Selection, SelectionMetric};
+pub use trainer::{Holdout, TrainConfig, TrainOutcome, train, train_stream};
