@@ -25,10 +25,55 @@ pub use mlops_registry as registry;
 pub use mlops_serve as serve;
 pub use mlops_train as train;
 
+pub mod lifecycle;
+
+/// Any error of the SDK, for programs that span layers (each crate's error is kept whole).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A core error (names, hashes).
+    #[error(transparent)]
+    Core(#[from] mlops_core::Error),
+    /// A data-layer error.
+    #[error(transparent)]
+    Data(#[from] mlops_data::Error),
+    /// A training error.
+    #[error(transparent)]
+    Train(#[from] mlops_train::Error),
+    /// A registry error.
+    #[error(transparent)]
+    Registry(#[from] mlops_registry::Error),
+    /// A monitoring error.
+    #[error(transparent)]
+    Monitor(#[from] mlops_monitor::Error),
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A version cannot be retrained from what the registry holds.
+    #[error("{model} v{version} cannot be reproduced: {reason}")]
+    NotReproducible {
+        /// The model.
+        model: String,
+        /// The version.
+        version: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
 /// The types most programs need, for `use mlops::prelude::*;`.
 pub mod prelude {
     pub use mlops_core::{ContentHash, Name};
     pub use mlops_data::{BatchStream, FeatureMatrix};
+    pub use mlops_registry::{ModelMetadata, Registry, VersionRef};
+    pub use mlops_train::{
+        DecisionTree, EstimatorSpec, LogisticRegression, ModelBundle, TrainConfig, TrainSpec,
+    };
 }
 
 /// The README's code blocks, compiled as doc-tests so the tour cannot drift from the API.

@@ -1,4 +1,4 @@
-//! The `mlops` command: the SDK's data stage from the shell.
+//! The `mlops` command: the SDK's lifecycle from the shell.
 //!
 //! Exit codes: 0 success, 1 failure (an error, or a validation that found violations),
 //! 2 usage error.
@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+mod model;
 use mlops::data::fingerprint::{file_hash, fingerprint_stream};
 use mlops::data::ingest::{ReadOptions, read_path, write_csv_path};
 use mlops::data::profile::{ProfileOptions, profile_stream};
 use mlops::data::schema::{InferOptions, TableSchema, validate};
 use mlops::data::synth::{ChurnConfig, ChurnGenerator};
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+pub(crate) type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// mlops: a machine-learning model's production life, from one binary.
 #[derive(Debug, Parser)]
@@ -22,7 +24,7 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
     name = "mlops",
     version,
     about,
-    after_help = "Examples:\n  mlops data generate --rows 100000 --seed 7 customers.parquet\n  mlops data validate customers.parquet --write-schema schema.json\n  mlops data validate live.csv --schema schema.json --json\n  mlops data profile customers.parquet\n  mlops data fingerprint customers.csv --json"
+    after_help = "Examples:\n  mlops data generate --rows 100000 --seed 7 customers.parquet\n  mlops data validate customers.parquet --write-schema schema.json\n  mlops data validate live.csv --schema schema.json --json\n  mlops data profile customers.parquet\n  mlops data fingerprint customers.csv --json\n  mlops train --data customers.parquet --target churned --positive yes --registry reg --name churn --alias champion\n  mlops registry list --registry reg churn\n  mlops registry verify --registry reg\n  mlops reproduce churn@1 --registry reg\n  mlops drift churn@champion live.parquet --registry reg --json drift.json"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,6 +36,17 @@ enum Command {
     /// Inspect, check and generate data files (CSV or Parquet).
     #[command(subcommand)]
     Data(DataCommand),
+    /// Train a binary classifier on a file, evaluate it on held-out rows, log the run and
+    /// register the version (with its dataset snapshot and lineage).
+    Train(model::TrainArgs),
+    /// Inspect and manage a registry: list, show, promote, rollback, verify, audit, card, gc.
+    #[command(subcommand)]
+    Registry(model::RegistryCommand),
+    /// Retrain a registered version from its dataset snapshot and spec; exit 0 when the new
+    /// bundle's hash equals the stored one.
+    Reproduce(model::ReproduceArgs),
+    /// Drift between a reference (file or registered model) and current data; exit 1 on drift.
+    Drift(model::DriftArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -107,7 +120,7 @@ fn open(path: &Path) -> Res<mlops::data::BatchStream> {
     Ok(read_path(path, &ReadOptions::default())?)
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> Res<()> {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Res<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
@@ -115,7 +128,13 @@ fn print_json<T: serde::Serialize>(value: &T) -> Res<()> {
 }
 
 fn run(cli: Cli) -> Res<ExitCode> {
-    let Command::Data(cmd) = cli.command;
+    let cmd = match cli.command {
+        Command::Data(cmd) => cmd,
+        Command::Train(args) => return model::train(args),
+        Command::Registry(cmd) => return model::registry(cmd),
+        Command::Reproduce(args) => return model::reproduce(args),
+        Command::Drift(args) => return model::drift(args),
+    };
     let mut out = std::io::stdout().lock();
     match cmd {
         DataCommand::Profile {

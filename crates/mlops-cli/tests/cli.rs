@@ -92,3 +92,172 @@ fn violations_exit_1_and_bad_usage_exit_2() {
     let o = mlops(&["data", "explode"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn train_registry_reproduce_and_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("customers.parquet");
+    let live = dir.path().join("live.csv");
+    let reg = dir.path().join("reg");
+    ok(&mlops(&["data", "generate", "--rows", "3000", "--seed", "1", s(&data)]));
+    ok(&mlops(&["data", "generate", "--rows", "1500", "--seed", "2", s(&live)]));
+
+    let o = mlops(&[
+        "train", "--data", s(&data), "--target", "churned", "--positive", "yes", "--model",
+        "logistic", "--seed", "3", "--registry", s(&reg), "--name", "churn", "--alias",
+        "champion", "--json",
+    ]);
+    ok(&o);
+    let trained: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(trained["version"], 1);
+    assert!(trained["metrics"]["roc_auc"].as_f64().unwrap() > 0.7);
+    assert_eq!(trained["selection"]["candidates"].as_array().unwrap().len(), 3);
+
+    // A second version with the tree family, default positive (the less frequent value).
+    let o = mlops(&[
+        "train", "--data", s(&data), "--target", "churned", "--model", "tree", "--registry",
+        s(&reg), "--name", "churn",
+    ]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("registered churn@2"));
+
+    let o = mlops(&["registry", "list", "--registry", s(&reg), "churn"]);
+    ok(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("churn@1") && text.contains("champion"), "{text}");
+    ok(&mlops(&["registry", "show", "--registry", s(&reg), "churn@champion", "--json"]));
+    ok(&mlops(&["registry", "promote", "--registry", s(&reg), "churn@2"]));
+    let o = mlops(&["registry", "rollback", "--registry", s(&reg), "churn"]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("-> 1"));
+    ok(&mlops(&["registry", "verify", "--registry", s(&reg)]));
+    let o = mlops(&["registry", "audit", "--registry", s(&reg)]);
+    ok(&o);
+    let lines = String::from_utf8_lossy(&o.stdout).lines().count();
+    assert!(lines >= 8, "{lines} audit events");
+    let o = mlops(&["registry", "card", "--registry", s(&reg), "churn@1"]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("churn"));
+
+    // Reproduce: the retrained bundle is bit-identical.
+    let o = mlops(&["reproduce", "churn@1", "--registry", s(&reg), "--json"]);
+    ok(&o);
+    let rep: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rep["identical"], true);
+    assert_eq!(rep["stored"], rep["retrained"]);
+    ok(&mlops(&["reproduce", "churn@2", "--registry", s(&reg)]));
+
+    // Drift of fresh undrifted data against the champion's profile: stable (exit 0).
+    let report = dir.path().join("drift.json");
+    let o = mlops(&[
+        "drift", "churn@champion", s(&live), "--registry", s(&reg), "--json", s(&report),
+    ]);
+    ok(&o);
+    assert!(std::fs::read_to_string(&report).unwrap().contains("mlops.drift-report"));
+    // File against file works too.
+    ok(&mlops(&["drift", s(&data), s(&live)]));
+}
+
+#[test]
+fn first_failures_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.csv");
+    let reg = dir.path().join("reg");
+    ok(&mlops(&["data", "generate", "--rows", "500", s(&data)]));
+    let err = |o: &Output| String::from_utf8_lossy(&o.stderr).to_string();
+
+    // Missing file.
+    let o = mlops(&[
+        "train", "--data", "/nonexistent/d.csv", "--target", "churned", "--registry", s(&reg),
+        "--name", "m",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("/nonexistent/d.csv"), "{}", err(&o));
+    // Wrong target column.
+    let o = mlops(&[
+        "train", "--data", s(&data), "--target", "nope", "--registry", s(&reg), "--name", "m",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("nope") && err(&o).contains("churned"), "{}", err(&o));
+    // Single-class target.
+    let single = dir.path().join("single.csv");
+    let mut text = String::from("x,y\n");
+    for i in 0..50 {
+        text.push_str(&format!("{i},a\n"));
+    }
+    std::fs::write(&single, text).unwrap();
+    let o = mlops(&[
+        "train", "--data", s(&single), "--target", "y", "--registry", s(&reg), "--name", "m",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("only"), "{}", err(&o));
+    // Positive value absent.
+    let o = mlops(&[
+        "train", "--data", s(&data), "--target", "churned", "--positive", "maybe", "--registry",
+        s(&reg), "--name", "m",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("maybe"), "{}", err(&o));
+    // Unknown model name and alias.
+    ok(&mlops(&[
+        "train", "--data", s(&data), "--target", "churned", "--model", "logistic", "--registry",
+        s(&reg), "--name", "m",
+    ]));
+    let o = mlops(&["registry", "show", "--registry", s(&reg), "ghost"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("ghost"), "{}", err(&o));
+    let o = mlops(&["registry", "show", "--registry", s(&reg), "m@nosuchalias"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("nosuchalias"), "{}", err(&o));
+    // Unknown model family: a usage error.
+    let o = mlops(&[
+        "train", "--data", s(&data), "--target", "churned", "--model", "forest", "--registry",
+        s(&reg), "--name", "m",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    // No registry there.
+    let o = mlops(&["registry", "list", "--registry", s(&dir.path().join("none"))]);
+    assert_eq!(o.status.code(), Some(1));
+    // Corrupted registry: flip a byte of the stored bundle blob; verify fails (exit 1) and
+    // loading it is a typed error naming the blob, not a wrong model.
+    let blobs = walk(&reg);
+    let blob = blobs
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("blobs"))
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .expect("a blob file")
+        .clone();
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&blob, bytes).unwrap();
+    let o = mlops(&["registry", "verify", "--registry", s(&reg)]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = mlops(&["reproduce", "m@1", "--registry", s(&reg)]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

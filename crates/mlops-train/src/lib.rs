@@ -37,4 +37,6 @@ pub use estimator::{
 pub use mlops_data as data;
 pub use report::{CodeVersion, TrainingReport, TrainingSummary};
 pub use select::{Candidate, Selection, SelectionMetric};
-pub use trainer::{Holdout, TrainConfig, TrainOutcome, train, train_stream};
+pub use trainer::{
+    EstimatorSpec, Holdout, TrainConfig, TrainOutcome, TrainSpec, train, train_stream,
+};

@@ -92,6 +92,8 @@ pub struct TrainingSummary {
     pub diagnostics: FitDiagnostics,
     /// How the estimator was chosen, when several were compared.
     pub selection: Option<crate::select::Selection>,
+    /// How to reproduce the bundle, when trained through a [`TrainSpec`](crate::trainer::TrainSpec).
+    pub spec: Option<crate::trainer::TrainSpec>,
     /// Version of mlops-train.
     pub mlops_version: String,
     /// Version of linfa.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::{LabelSpec, ModelBundle};
 use crate::error::{Class, Error, Result};
-use crate::estimator::TrainingSet;
+use crate::estimator::{DecisionTree, LogisticRegression, TrainingSet};
 use crate::metrics::BinaryMetrics;
 use crate::report::{
     CodeVersion, DatasetRef, Environment, LINFA_VERSION, REPORT_FORMAT, RowCounts, TrainingReport,
@@ -23,8 +23,9 @@ use crate::report::{
 };
 use crate::select::{Candidate, Selection, SelectionMetric, select_on_validation};
 
-/// How to train.
-#[derive(Debug, Clone)]
+/// How to train. Serialisable: a [`TrainSpec`] (this plus the estimators) is stored inside every
+/// bundle trained through it, so the bundle says how to reproduce itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// The label column.
     pub label: String,
@@ -91,6 +92,57 @@ impl TrainConfig {
     pub fn code(mut self, code: Option<CodeVersion>) -> Self {
         self.code = code;
         self
+    }
+}
+
+/// A built-in estimator's parameters, as data (custom [`Estimator`](crate::Estimator)s cannot
+/// be stored in a spec; train them with [`train`] directly).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EstimatorSpec {
+    /// A logistic regression.
+    Logistic(LogisticRegression),
+    /// A decision tree.
+    Tree(DecisionTree),
+}
+
+impl EstimatorSpec {
+    /// The checked estimator as a candidate.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for invalid parameters.
+    pub fn candidate(&self) -> Result<Candidate> {
+        Ok(match self {
+            EstimatorSpec::Logistic(p) => Candidate::new(Box::new(p.check()?)),
+            EstimatorSpec::Tree(p) => Candidate::new(Box::new(p.check()?)),
+        })
+    }
+}
+
+/// Everything needed to retrain a bundle bit for bit from its dataset: the configuration and
+/// the candidate estimators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    /// The configuration (label, pipeline, split, seed, ...).
+    pub config: TrainConfig,
+    /// The candidates, in preference order (ties go to the earlier one).
+    pub estimators: Vec<EstimatorSpec>,
+}
+
+impl TrainSpec {
+    /// Trains with [`train`] and records this spec in the bundle and report.
+    ///
+    /// # Errors
+    /// As [`train`]; [`Error::NoCandidates`] without estimators.
+    pub fn train(&self, data: &RecordBatch) -> Result<TrainOutcome> {
+        let candidates = self
+            .estimators
+            .iter()
+            .map(EstimatorSpec::candidate)
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = train(&self.config, data, &candidates)?;
+        out.bundle.training.spec = Some(self.clone());
+        out.report.summary.spec = Some(self.clone());
+        Ok(out)
     }
 }
 
@@ -384,6 +436,7 @@ pub fn train(
         },
         diagnostics: fitted.diagnostics.clone(),
         selection,
+        spec: None,
         mlops_version: env!("CARGO_PKG_VERSION").to_string(),
         linfa_version: LINFA_VERSION.to_string(),
         code: config.code.clone(),
