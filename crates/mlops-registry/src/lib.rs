@@ -92,6 +92,7 @@ mod event;
 mod gc;
 mod model;
 mod registry;
+mod snapshot;
 mod state;
 mod tracking;
 mod verify;
@@ -107,5 +108,6 @@ pub use model::{
 };
 pub use object_store;
 pub use registry::{Registry, RegistryOptions};
+pub use snapshot::MAX_SNAPSHOT_BYTES;
 pub use tracking::{DatasetSnapshot, LineageReport, MAX_RUN_BYTES, RunRecord, RunSummary, Step};
 pub use verify::{Problem, VerifyReport};
