@@ -74,3 +74,72 @@ fn registry_timings() {
         }
     });
 }
+
+#[test]
+#[ignore = "timing, run by hand"]
+fn open_10k_breakdown() {
+    use futures_util::StreamExt;
+    use mlops_registry::object_store::ObjectStoreExt;
+    use mlops_registry::object_store::path::Path;
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::open_with(
+        dir.path(),
+        RegistryOptions::default()
+            .with_fsync(false)
+            .with_snapshot_every(0),
+    )
+    .unwrap();
+    let meta = ModelMetadata::default()
+        .with_metric("auc", 0.9)
+        .with_param("depth", "6");
+    for i in 0..10_000u64 {
+        reg.register("m", i.to_le_bytes().to_vec(), meta.clone(), "timing")
+            .unwrap();
+    }
+    reg.snapshot().unwrap();
+    let store = reg.store().clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        timed("list events (full)", 1, || {
+            rt.block_on(async {
+                store.list(Some(&Path::from("events"))).count().await
+            })
+        });
+        timed("list events (offset 9999)", 1, || {
+            rt.block_on(async {
+                store
+                    .list_with_offset(
+                        Some(&Path::from("events")),
+                        &Path::from(format!("events/{:020}", 9_999)),
+                    )
+                    .count()
+                    .await
+            })
+        });
+        let snap = timed("get snapshot", 1, || {
+            rt.block_on(async {
+                store
+                    .get(&Path::from(format!("snapshots/{:020}", 10_000)))
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap()
+            })
+        });
+        println!("snapshot: {} bytes", snap.len());
+        timed("sha256 of snapshot", 1, || {
+            mlops_registry::core::hash_bytes(&snap)
+        });
+        timed("open", 1, || Registry::open(dir.path()).unwrap());
+        timed("runtime", 1, || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        });
+    }
+}
