@@ -67,10 +67,7 @@ pub(crate) async fn put_bytes(store: &dyn ObjectStore, bytes: Bytes) -> Result<(
     Ok((hash, size))
 }
 
-async fn put_bytes_overlapped(
-    store: &dyn ObjectStore,
-    bytes: Bytes,
-) -> Result<(ContentHash, u64)> {
+async fn put_bytes_overlapped(store: &dyn ObjectStore, bytes: Bytes) -> Result<(ContentHash, u64)> {
     let size = bytes.len() as u64;
     let to_hash = bytes.clone();
     let hashing = std::thread::Builder::new()

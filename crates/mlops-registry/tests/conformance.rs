@@ -47,53 +47,8 @@ fn min_part(backend: &str) -> usize {
 }
 
 #[cfg(feature = "s3")]
-mod s3 {
-    use std::io::{Read, Write};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    use mlops_registry::object_store::ObjectStore;
-    use mlops_registry::object_store::aws::AmazonS3Builder;
-    use mlops_registry::object_store::prefix::PrefixStore;
-
-    const BUCKET: &str = "mlops-registry-test";
-
-    pub fn store() -> Option<Arc<dyn ObjectStore>> {
-        let endpoint = std::env::var("MLOPS_REGISTRY_S3_ENDPOINT").ok()?;
-        create_bucket(&endpoint);
-        let s3 = AmazonS3Builder::new()
-            .with_endpoint(&endpoint)
-            .with_bucket_name(BUCKET)
-            .with_allow_http(true)
-            .with_region("us-east-1")
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .build()
-            .unwrap();
-        static N: AtomicU64 = AtomicU64::new(0);
-        let prefix = format!(
-            "run-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        Some(Arc::new(PrefixStore::new(s3, prefix)))
-    }
-
-    /// `PUT /bucket` with a bare HTTP/1.1 request (moto accepts unsigned requests); 200 or 409.
-    fn create_bucket(endpoint: &str) {
-        let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-        let mut conn = std::net::TcpStream::connect(host).unwrap();
-        write!(conn, "PUT /{BUCKET} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
-        let mut reply = String::new();
-        conn.read_to_string(&mut reply).unwrap();
-        assert!(
-            reply.starts_with("HTTP/1.1 200")
-                || reply.starts_with("HTTP/1.1 409")
-                || reply.starts_with("HTTP/1.0 200"),
-            "{reply}"
-        );
-    }
-}
+#[path = "support/s3.rs"]
+mod s3;
 
 fn handle(store: &Arc<dyn ObjectStore>, actor: &str) -> Registry {
     Registry::from_store(store.clone(), RegistryOptions::default().with_actor(actor)).unwrap()
@@ -1892,7 +1847,11 @@ fn large_artifacts_round_trip_and_damage_is_found() {
         let v2 = reg
             .register_reader("big", &data[..], meta(0.5), "")
             .unwrap();
-        assert_eq!((v1.blob, v2.blob, v1.size), (hash, hash, SIZE as u64), "{backend}");
+        assert_eq!(
+            (v1.blob, v2.blob, v1.size),
+            (hash, hash, SIZE as u64),
+            "{backend}"
+        );
         assert!(list_raw(&store, "tmp").is_empty(), "{backend}");
         let (_, back) = reg.load("big", VersionRef::Number(1)).unwrap();
         assert!(back[..] == data[..], "{backend}");

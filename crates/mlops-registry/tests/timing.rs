@@ -104,9 +104,7 @@ fn open_10k_breakdown() {
         .unwrap();
     for _ in 0..3 {
         timed("list events (full)", 1, || {
-            rt.block_on(async {
-                store.list(Some(&Path::from("events"))).count().await
-            })
+            rt.block_on(async { store.list(Some(&Path::from("events"))).count().await })
         });
         timed("list events (offset 9999)", 1, || {
             rt.block_on(async {
@@ -141,5 +139,52 @@ fn open_10k_breakdown() {
                 .build()
                 .unwrap()
         });
+    }
+}
+
+/// User + system CPU seconds of this process so far (Linux).
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0
+}
+
+#[test]
+#[ignore = "timing, run by hand"]
+fn blob_256mib_wall_and_cpu() {
+    const SIZE: usize = 256 << 20;
+    let data: bytes::Bytes = (0..SIZE as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    let dir = match std::env::var("TIMING_DIR") {
+        Ok(d) => tempfile::tempdir_in(d).unwrap(),
+        Err(_) => tempfile::tempdir().unwrap(),
+    };
+    let reg = Registry::open(dir.path()).unwrap();
+    let gbps = |s: f64| SIZE as f64 / s / 1e9;
+    for _ in 0..3 {
+        let (c, t) = (cpu_s(), Instant::now());
+        let h = mlops_registry::core::hash_bytes(&data);
+        let (w, c) = (t.elapsed().as_secs_f64(), cpu_s() - c);
+        println!("hash only: {:.3} GB/s wall, cpu {c:.3} s ({h})", gbps(w));
+        let (c, t) = (cpu_s(), Instant::now());
+        reg.register("big", data.clone(), ModelMetadata::default(), "")
+            .unwrap();
+        let (w, c) = (t.elapsed().as_secs_f64(), cpu_s() - c);
+        println!("register: {:.3} GB/s wall, cpu {c:.3} s", gbps(w));
+        let (c, t) = (cpu_s(), Instant::now());
+        reg.load("big", VersionRef::Latest).unwrap();
+        let (w, c) = (t.elapsed().as_secs_f64(), cpu_s() - c);
+        println!("load: {:.3} GB/s wall, cpu {c:.3} s", gbps(w));
+        let (c, t) = (cpu_s(), Instant::now());
+        reg.load_to("big", VersionRef::Latest, &mut std::io::sink())
+            .unwrap();
+        let (w, c) = (t.elapsed().as_secs_f64(), cpu_s() - c);
+        println!("load_to sink: {:.3} GB/s wall, cpu {c:.3} s", gbps(w));
     }
 }
