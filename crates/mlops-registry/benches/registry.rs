@@ -89,8 +89,8 @@ fn bench_open_verify(c: &mut Criterion) {
     g.finish();
 }
 
-/// Opening a local registry of 10,000 events (registrations with metrics, parameters and an
-/// alias move every 10th event): folding the whole log, from a snapshot at the last event, and
+/// Opening a local registry of 10,000 events (9,000 registrations with metrics and parameters,
+/// the `champion` alias moved after every 9th): folding the whole log, from a snapshot at the last event, and
 /// from a snapshot with the longest tail automatic snapshots leave (99 events).
 fn bench_open_10k(c: &mut Criterion) {
     let mut g = c.benchmark_group("open_10k");
@@ -110,7 +110,7 @@ fn bench_open_10k(c: &mut Criterion) {
             let v = writer
                 .register("churn", Bytes::from_static(b"bundle"), meta(), "bench")
                 .unwrap();
-            if v.version % 9 == 0 {
+            if v.version.is_multiple_of(9) {
                 writer
                     .set_alias("churn", "champion", v.version, champion, "promote")
                     .unwrap();

@@ -380,7 +380,7 @@ impl Registry {
                     st.apply(&ev, hash)?;
                     tracing::debug!(seq = ev.seq, action = ev.action.kind(), "event appended");
                     let every = self.opts.snapshot_every;
-                    if every > 0 && ev.seq % every == 0 {
+                    if every > 0 && ev.seq.is_multiple_of(every) {
                         // The event is committed: a failed snapshot only costs the next open time.
                         if let Err(e) = crate::snapshot::write(self.store.as_ref(), &st)
                             .instrument(tracing::debug_span!("registry_snapshot_write"))

@@ -72,7 +72,7 @@ impl<'de> Deserialize<'de> for Hashes {
                 f.write_str("a byte string of 32-byte hashes")
             }
             fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> std::result::Result<Hashes, E> {
-                if v.len() % 32 != 0 {
+                if !v.len().is_multiple_of(32) {
                     return Err(E::custom(format!(
                         "{} bytes of hashes is not a multiple of 32",
                         v.len()
