@@ -800,7 +800,9 @@ impl Registry {
 
     /// Checks the whole registry: every event present once and in order, the hash chain
     /// unbroken, every event decodable and consistent with the ones before it, every event
-    /// this handle has read unchanged, and every referenced blob present and intact. Problems
+    /// this handle has read unchanged, every referenced blob present and intact, and every
+    /// stored state snapshot readable and equal to the fold of the log up to its event
+    /// ([`crate::Problem::SnapshotUnreadable`], [`crate::Problem::SnapshotMismatch`]). Problems
     /// are reported, not returned as errors; only a failing store is an error.
     ///
     /// The chain proves that no event was edited, removed or reordered *before* the last one.
