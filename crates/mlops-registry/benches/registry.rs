@@ -216,8 +216,8 @@ fn bench_mlflow_peer(c: &mut Criterion) {
     g.sample_size(30);
     for fsync in [true, false] {
         let dir = tempfile::tempdir().unwrap();
-        let reg = Registry::open_with(dir.path(), RegistryOptions::default().with_fsync(fsync))
-            .unwrap();
+        let reg =
+            Registry::open_with(dir.path(), RegistryOptions::default().with_fsync(fsync)).unwrap();
         let mut champion: Option<u64> = None;
         let mut i = 0u64;
         let label = if fsync {

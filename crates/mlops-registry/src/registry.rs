@@ -1119,48 +1119,58 @@ impl Registry {
     }
 }
 
-/// Folds the events after `base` (which is a snapshot or empty) onto it. The events are listed
-/// from the snapshot's key on (a lexicographic offset: keys are zero-padded), so a long log
-/// that is mostly covered by the snapshot is not read, only enumerated by the store.
+/// Folds the events after `base` (a snapshot, or empty) onto it. From an empty state the log
+/// is listed (a hole anywhere is [`Error::EventMissing`]). After a snapshot the events are
+/// probed in windows of [`FETCH_CONCURRENCY`] concurrent reads until one is absent, which
+/// costs a few reads instead of enumerating the whole `events/` prefix; an event present after
+/// an absent one in the same window is reported as a hole too.
 async fn fold_after(store: &dyn ObjectStore, mut st: State) -> Result<State> {
     let from = st.seq();
-    let seqs = list_events_after(store, from).await?;
-    for (i, &seq) in seqs.iter().enumerate() {
-        let want = from + i as u64 + 1;
-        if seq != want {
-            return Err(Error::EventMissing { seq: want });
+    if from == 0 {
+        let seqs = list_events(store).await?.0;
+        for (i, &seq) in seqs.iter().enumerate() {
+            if seq != i as u64 + 1 {
+                return Err(Error::EventMissing { seq: i as u64 + 1 });
+            }
         }
-    }
-    let mut fetched = futures_util::stream::iter(seqs)
-        .map(|seq| fetch_event(store, seq))
-        .buffered(FETCH_CONCURRENCY);
-    while let Some(item) = fetched.next().await {
-        let (seq, raw) = item?;
-        let raw = raw.ok_or(Error::EventMissing { seq })?;
-        let ev = event::decode(seq, &raw)?;
-        st.apply(&ev, hash_bytes(&raw))?;
+        let mut fetched = futures_util::stream::iter(seqs)
+            .map(|seq| fetch_event(store, seq))
+            .buffered(FETCH_CONCURRENCY);
+        while let Some(item) = fetched.next().await {
+            let (seq, raw) = item?;
+            let raw = raw.ok_or(Error::EventMissing { seq })?;
+            let ev = event::decode(seq, &raw)?;
+            st.apply(&ev, hash_bytes(&raw))?;
+        }
+    } else {
+        let mut next = from + 1;
+        loop {
+            let window = next..next.saturating_add(FETCH_CONCURRENCY as u64);
+            let mut fetched = futures_util::stream::iter(window)
+                .map(|seq| fetch_event(store, seq))
+                .buffered(FETCH_CONCURRENCY);
+            let mut absent = None;
+            while let Some(item) = fetched.next().await {
+                match (item?, absent) {
+                    ((seq, Some(raw)), None) => {
+                        let ev = event::decode(seq, &raw)?;
+                        st.apply(&ev, hash_bytes(&raw))?;
+                    }
+                    ((_, Some(_)), Some(missing)) => {
+                        return Err(Error::EventMissing { seq: missing });
+                    }
+                    ((seq, None), None) => absent = Some(seq),
+                    ((_, None), Some(_)) => {}
+                }
+            }
+            if absent.is_some() {
+                break;
+            }
+            next = next.saturating_add(FETCH_CONCURRENCY as u64);
+        }
     }
     st.loaded = true;
     Ok(st)
-}
-
-/// Sorted sequence numbers of the events after `after` (keys that are not event keys skipped).
-async fn list_events_after(store: &dyn ObjectStore, after: u64) -> Result<Vec<u64>> {
-    let prefix = Path::from("events");
-    let mut listing = if after == 0 {
-        store.list(Some(&prefix))
-    } else {
-        store.list_with_offset(Some(&prefix), &event_key(after))
-    };
-    let mut seqs = Vec::new();
-    while let Some(meta) = listing.next().await {
-        let meta = meta.map_err(|e| Error::store("list", &prefix, e))?;
-        if let Some(seq) = parse_event_key(&meta.location).filter(|&s| s > after) {
-            seqs.push(seq);
-        }
-    }
-    seqs.sort_unstable();
-    Ok(seqs)
 }
 
 /// Lists `events/`: sorted sequence numbers, and keys that are not event keys.

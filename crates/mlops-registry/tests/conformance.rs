@@ -1888,3 +1888,26 @@ fn large_artifacts_round_trip_and_damage_is_found() {
         ));
     }
 }
+
+#[test]
+fn hole_after_a_snapshot_still_stops_the_open() {
+    for (backend, store, _dir) in backends() {
+        let reg = populate(&store, RegistryOptions::default().with_snapshot_every(0));
+        let seq = reg.snapshot().unwrap().unwrap().seq;
+        more_writes(&reg);
+        delete_raw(&store, &ev_key(seq + 2));
+        assert!(
+            matches!(
+                Registry::from_store(store.clone(), RegistryOptions::default()),
+                Err(Error::EventMissing { seq: s }) if s == seq + 2
+            ),
+            "{backend}"
+        );
+        assert!(
+            reg.verify()
+                .unwrap()
+                .problems
+                .contains(&Problem::EventMissing { seq: seq + 2 })
+        );
+    }
+}
