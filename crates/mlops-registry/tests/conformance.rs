@@ -1604,25 +1604,16 @@ fn writers_take_snapshots_every_n_events_and_gc_keeps_the_newest() {
         more_writes(&reg);
         assert_eq!(seen(&handle(&store, "bob")), seen(&reg), "{backend}");
         assert!(reg.verify().unwrap().is_ok());
-        assert!(
-            RegistryOptions::default()
-                .with_snapshots_kept(0)
-                .pipe_check()
-        );
+        assert!(rejected(RegistryOptions::default().with_snapshots_kept(0)));
     }
 }
 
-trait PipeCheck {
-    fn pipe_check(self) -> bool;
-}
-impl PipeCheck for RegistryOptions {
-    /// Whether the options are rejected.
-    fn pipe_check(self) -> bool {
-        matches!(
-            Registry::from_store(Arc::new(InMemory::new()), self),
-            Err(Error::InvalidInput { .. })
-        )
-    }
+/// Whether the options are rejected as invalid.
+fn rejected(opts: RegistryOptions) -> bool {
+    matches!(
+        Registry::from_store(Arc::new(InMemory::new()), opts),
+        Err(Error::InvalidInput { .. })
+    )
 }
 
 #[test]

@@ -6,12 +6,14 @@ use std::time::Instant;
 use mlops_registry::{ModelMetadata, Registry, RegistryOptions, VersionRef};
 
 fn timed<T>(label: &str, n: u64, f: impl FnOnce() -> T) -> T {
-    let t = Instant::now();
+    let (c, t) = (cpu_s(), Instant::now());
     let out = f();
     let s = t.elapsed().as_secs_f64();
+    let c = cpu_s() - c;
     println!(
-        "{label}: {s:.3} s total, {:.3} ms each",
-        1e3 * s / n.max(1) as f64
+        "{label}: {s:.3} s total, {:.3} ms each (process cpu {:.0} ms)",
+        1e3 * s / n.max(1) as f64,
+        1e3 * c
     );
     out
 }
