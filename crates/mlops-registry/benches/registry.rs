@@ -173,6 +173,10 @@ fn bench_blob_256mib(c: &mut Criterion) {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
         .collect::<Vec<u8>>()
         .into();
+    // The ceiling: sha256 alone over the same bytes (every put and get hashes them once).
+    g.bench_function("sha256_only", |b| {
+        b.iter(|| mlops_registry::core::hash_bytes(&data))
+    });
     let mut places = vec![("disk", tempfile::tempdir().unwrap())];
     if let Ok(shm) = tempfile::tempdir_in("/dev/shm") {
         places.push(("tmpfs", shm));
