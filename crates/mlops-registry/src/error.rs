@@ -212,6 +212,15 @@ pub enum Error {
         /// Number of attempts made.
         attempts: u32,
     },
+    /// A state snapshot could not be built or is invalid (too large to write, or unreadable
+    /// when read back). Opening a registry never fails for this: a bad snapshot is skipped.
+    #[error("snapshot at event {seq}: {reason}")]
+    Snapshot {
+        /// The sequence number of the last event the snapshot folds.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
     /// An internal failure that should not happen (a helper thread panicked, the runtime was
     /// already shut down).
     #[error("internal registry error: {reason}")]

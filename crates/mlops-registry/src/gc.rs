@@ -20,6 +20,9 @@ pub struct GcReport {
     pub blobs_deleted: u64,
     /// Staged files of interrupted local writes (`name#n`), deleted (local file system only).
     pub staged_deleted: u64,
+    /// State snapshots deleted because newer ones exist ([`crate::RegistryOptions::snapshots_kept`]
+    /// of the newest are kept).
+    pub snapshots_deleted: u64,
     /// Bytes freed in total.
     pub bytes_freed: u64,
     /// Unreferenced objects kept because they are younger than the grace period (a write in
@@ -92,6 +95,40 @@ pub(crate) async fn collect(
             }
             tracing::debug!(key = %key, "garbage collected");
         }
+    }
+    Ok(())
+}
+
+/// Deletes all snapshots but the `kept` newest. A reader that listed a deleted one falls back to
+/// an older snapshot or to the whole log, so this is safe while others open the registry.
+pub(crate) async fn collect_snapshots(
+    store: &dyn ObjectStore,
+    kept: usize,
+    report: &mut GcReport,
+) -> Result<()> {
+    let seqs = crate::snapshot::list(store).await?.0;
+    let old = seqs.len().saturating_sub(kept);
+    for &seq in seqs.iter().take(old) {
+        let key = crate::snapshot::snapshot_key(seq);
+        let size = match store
+            .get_opts(&key, GetOptions::new().with_head(true))
+            .await
+        {
+            Ok(g) => g.meta.size,
+            Err(object_store::Error::NotFound { .. }) => continue,
+            Err(e) => return Err(Error::store("head", &key, e)),
+        };
+        let one = futures_util::stream::once(futures_util::future::ready(Ok(key.clone()))).boxed();
+        let mut deleted = store.delete_stream(one);
+        while let Some(r) = deleted.next().await {
+            match r {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(Error::store("delete", &key, e)),
+            }
+        }
+        report.snapshots_deleted += 1;
+        report.bytes_freed += size;
+        tracing::debug!(seq, "old snapshot deleted");
     }
     Ok(())
 }

@@ -24,7 +24,7 @@
 //!   [`Registry::load_dataset_to`] gets it back; [`Registry::lineage`] joins a model version to
 //!   its run, dataset fingerprints and stored snapshots.
 //! - Audit and upkeep: [`Registry::events`], [`Registry::export_jsonl`], [`Registry::verify`],
-//!   [`Registry::gc`].
+//!   [`Registry::snapshot`], [`Registry::gc`].
 //!
 //! ```
 //! use mlops_registry::{Lineage, ModelMetadata, Registry, RunRecord, VersionRef};
@@ -78,8 +78,13 @@
 //!   once. But if the store returns an error that hides whether the write happened, the caller
 //!   gets that error, and calling again can add a second version.
 //! - Each call re-reads the events appended since the previous call (one `GET` when nothing
-//!   changed); a fresh handle reads the whole log (no state snapshots yet: about 80 ms for
-//!   1000 events on a local disk).
+//!   changed). A fresh handle reads the newest state snapshot and the events after it (writers
+//!   store one every [`RegistryOptions::snapshot_every`] events, or on
+//!   [`Registry::snapshot`]): about 25 ms for 10,000 events on a local disk, against about
+//!   0.5 s to fold them all. A snapshot is used only if it ends at the event actually stored at
+//!   its position and decodes cleanly, so damage costs time, never correctness; but a
+//!   *deliberately forged* snapshot that ends at the right event is believed until
+//!   [`Registry::verify`] (which compares every snapshot with the fold of the log) reports it.
 //! - S3's copy is limited to 5 GiB, which bounds artifacts registered from a reader there.
 //!
 //! It depends only on `mlops-core`.
@@ -92,6 +97,7 @@ mod event;
 mod gc;
 mod model;
 mod registry;
+mod snapshot;
 mod state;
 mod tracking;
 mod verify;
@@ -107,5 +113,6 @@ pub use model::{
 };
 pub use object_store;
 pub use registry::{Registry, RegistryOptions};
+pub use snapshot::MAX_SNAPSHOT_BYTES;
 pub use tracking::{DatasetSnapshot, LineageReport, MAX_RUN_BYTES, RunRecord, RunSummary, Step};
 pub use verify::{Problem, VerifyReport};

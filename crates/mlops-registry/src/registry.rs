@@ -45,6 +45,14 @@ pub struct RegistryOptions {
     /// How many times an append may lose the race for the next log slot before giving up with
     /// [`Error::Contention`]. Default 100 000.
     pub max_attempts: u32,
+    /// The writer of every event whose sequence number is a multiple of this writes a snapshot
+    /// of the state (`snapshots/{seq:020}`), so opening reads the newest snapshot and the
+    /// events after it rather than the whole log. `0` turns automatic snapshots off
+    /// ([`Registry::snapshot`] still works). Default 100: at most 99 events to fold on open.
+    /// A snapshot holds the whole state, so very large logs may want a larger interval.
+    pub snapshot_every: u64,
+    /// How many of the newest snapshots [`Registry::gc`] keeps (at least 1). Default 2.
+    pub snapshots_kept: usize,
 }
 
 impl Default for RegistryOptions {
@@ -54,6 +62,8 @@ impl Default for RegistryOptions {
             fsync: true,
             chunk_size: 8 << 20,
             max_attempts: 100_000,
+            snapshot_every: 100,
+            snapshots_kept: 2,
         }
     }
 }
@@ -80,6 +90,17 @@ impl RegistryOptions {
         self
     }
 
+    /// Sets the automatic snapshot interval (`0`: never).
+    pub fn with_snapshot_every(mut self, events: u64) -> Self {
+        self.snapshot_every = events;
+        self
+    }
+    /// Sets how many snapshots [`Registry::gc`] keeps.
+    pub fn with_snapshots_kept(mut self, kept: usize) -> Self {
+        self.snapshots_kept = kept;
+        self
+    }
+
     fn check(&self) -> Result<()> {
         event::check_actor(&self.actor)?;
         if self.chunk_size < 1024 {
@@ -87,6 +108,9 @@ impl RegistryOptions {
         }
         if self.max_attempts == 0 {
             return Err(Error::input("max_attempts", "must be at least 1"));
+        }
+        if self.snapshots_kept == 0 {
+            return Err(Error::input("snapshots_kept", "must be at least 1"));
         }
         Ok(())
     }
@@ -106,6 +130,8 @@ impl RegistryOptions {
 /// - `events/{seq:020}`: the audit log, one JSON object per change, created with
 ///   `PutMode::Create` so two writers can never both take a sequence number, each holding the
 ///   sha256 of the previous one;
+/// - `snapshots/{seq:020}`: the state folded up to event `seq` (a cache: each is checked
+///   against the stored event `seq` before use and skipped if it does not match or decode);
 /// - `tmp/…`: multipart uploads in progress (or abandoned by a crash; never referenced,
 ///   removed by [`Registry::gc`]).
 ///
@@ -247,6 +273,33 @@ impl Registry {
         })
     }
 
+    /// Reads new events, then stores a snapshot of the state (the fold up to the last event) so
+    /// that opening the registry reads the snapshot and only the events after it. Returns the
+    /// event the snapshot ends at (`None` for an empty log). Safe with concurrent writers: a
+    /// snapshot already stored at that event (another writer's, folding the same events) is
+    /// kept. Writers also take snapshots on their own every
+    /// [`RegistryOptions::snapshot_every`] events.
+    ///
+    /// ```
+    /// use mlops_registry::{ModelMetadata, Registry};
+    /// # fn main() -> mlops_registry::Result<()> {
+    /// let reg = Registry::in_memory()?;
+    /// assert_eq!(reg.snapshot()?, None);
+    /// reg.register("m", b"v1".to_vec(), ModelMetadata::default(), "")?;
+    /// assert_eq!(reg.snapshot()?.map(|h| h.seq), Some(1));
+    /// assert!(reg.verify()?.is_ok());
+    /// # Ok(()) }
+    /// ```
+    pub fn snapshot(&self) -> Result<Option<LogHead>> {
+        self.run(async {
+            let mut st = self.state.lock().await;
+            self.sync(&mut st).await?;
+            crate::snapshot::write(self.store.as_ref(), &st)
+                .instrument(tracing::debug_span!("registry_snapshot_write"))
+                .await
+        })
+    }
+
     /// The last event this handle has read (without reading new ones).
     pub fn head(&self) -> Result<Option<LogHead>> {
         self.run(async { Ok(self.state.lock().await.head()) })
@@ -271,27 +324,24 @@ impl Registry {
         }
     }
 
-    /// Reads the whole log into a fresh state.
+    /// Reads the log into a fresh state: the newest usable snapshot, then the events after it.
+    /// If the events do not fold onto the snapshot, the whole log is folded instead.
     async fn load_all(&self) -> Result<State> {
-        let seqs = list_events(self.store.as_ref()).await?.0;
-        for (i, &seq) in seqs.iter().enumerate() {
-            if seq != i as u64 + 1 {
-                return Err(Error::EventMissing { seq: i as u64 + 1 });
+        let store = self.store.as_ref();
+        if let Some(base) = crate::snapshot::load_newest(store)
+            .instrument(tracing::debug_span!("registry_snapshot_load"))
+            .await
+        {
+            let seq = base.seq();
+            match fold_after(store, base).await {
+                Ok(st) => return Ok(st),
+                Err(e @ Error::Store { .. }) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(seq, error = %e, "events do not fold onto the snapshot; reading the whole log");
+                }
             }
         }
-        let mut fresh = State::default();
-        let store = self.store.as_ref();
-        let mut fetched = futures_util::stream::iter(seqs)
-            .map(|seq| fetch_event(store, seq))
-            .buffered(FETCH_CONCURRENCY);
-        while let Some(item) = fetched.next().await {
-            let (seq, raw) = item?;
-            let raw = raw.ok_or(Error::EventMissing { seq })?;
-            let ev = event::decode(seq, &raw)?;
-            fresh.apply(&ev, hash_bytes(&raw))?;
-        }
-        fresh.loaded = true;
-        Ok(fresh)
+        fold_after(store, State::default()).await
     }
 
     /// Appends one event built by `make` from the current state, retrying on lost races.
@@ -329,6 +379,16 @@ impl Registry {
                 Ok(_) => {
                     st.apply(&ev, hash)?;
                     tracing::debug!(seq = ev.seq, action = ev.action.kind(), "event appended");
+                    let every = self.opts.snapshot_every;
+                    if every > 0 && ev.seq.is_multiple_of(every) {
+                        // The event is committed: a failed snapshot only costs the next open time.
+                        if let Err(e) = crate::snapshot::write(self.store.as_ref(), &st)
+                            .instrument(tracing::debug_span!("registry_snapshot_write"))
+                            .await
+                        {
+                            tracing::warn!(seq = ev.seq, error = %e, "snapshot not written");
+                        }
+                    }
                     return Ok(ev);
                 }
                 Err(
@@ -740,7 +800,9 @@ impl Registry {
 
     /// Checks the whole registry: every event present once and in order, the hash chain
     /// unbroken, every event decodable and consistent with the ones before it, every event
-    /// this handle has read unchanged, and every referenced blob present and intact. Problems
+    /// this handle has read unchanged, every referenced blob present and intact, and every
+    /// stored state snapshot readable and equal to the fold of the log up to its event
+    /// ([`crate::Problem::SnapshotUnreadable`], [`crate::Problem::SnapshotMismatch`]). Problems
     /// are reported, not returned as errors; only a failing store is an error.
     ///
     /// The chain proves that no event was edited, removed or reordered *before* the last one.
@@ -770,7 +832,8 @@ impl Registry {
     /// Deletes what interrupted or abandoned writes left behind, if it is older than `grace`:
     /// `tmp/` uploads, blobs that no version references (a crash between the blob and its
     /// event), and, for a registry opened with [`Registry::open`], the invisible staging files of
-    /// interrupted local writes. Nothing a version references is ever deleted.
+    /// interrupted local writes; and all state snapshots but the
+    /// [`RegistryOptions::snapshots_kept`] newest. Nothing a version references is ever deleted.
     ///
     /// `grace` must exceed the longest `register` in progress on any writer: a blob uploaded
     /// for a registration whose event is not written yet is unreferenced until then.
@@ -788,6 +851,8 @@ impl Registry {
             };
             crate::gc::collect(self.store.as_ref(), &referenced, cutoff_ms, &mut report)
                 .instrument(tracing::debug_span!("registry_gc"))
+                .await?;
+            crate::gc::collect_snapshots(self.store.as_ref(), self.opts.snapshots_kept, &mut report)
                 .await
         })?;
         if let Some(root) = &self.local_root {
@@ -1052,6 +1117,60 @@ impl Registry {
             .collect();
         Ok(crate::card::render(&lineage, &history))
     }
+}
+
+/// Folds the events after `base` (a snapshot, or empty) onto it. From an empty state the log
+/// is listed (a hole anywhere is [`Error::EventMissing`]). After a snapshot the events are
+/// probed in windows of [`FETCH_CONCURRENCY`] concurrent reads until one is absent, which
+/// costs a few reads instead of enumerating the whole `events/` prefix; an event present after
+/// an absent one in the same window is reported as a hole too.
+async fn fold_after(store: &dyn ObjectStore, mut st: State) -> Result<State> {
+    let from = st.seq();
+    if from == 0 {
+        let seqs = list_events(store).await?.0;
+        for (i, &seq) in seqs.iter().enumerate() {
+            if seq != i as u64 + 1 {
+                return Err(Error::EventMissing { seq: i as u64 + 1 });
+            }
+        }
+        let mut fetched = futures_util::stream::iter(seqs)
+            .map(|seq| fetch_event(store, seq))
+            .buffered(FETCH_CONCURRENCY);
+        while let Some(item) = fetched.next().await {
+            let (seq, raw) = item?;
+            let raw = raw.ok_or(Error::EventMissing { seq })?;
+            let ev = event::decode(seq, &raw)?;
+            st.apply(&ev, hash_bytes(&raw))?;
+        }
+    } else {
+        let mut next = from + 1;
+        loop {
+            let window = next..next.saturating_add(FETCH_CONCURRENCY as u64);
+            let mut fetched = futures_util::stream::iter(window)
+                .map(|seq| fetch_event(store, seq))
+                .buffered(FETCH_CONCURRENCY);
+            let mut absent = None;
+            while let Some(item) = fetched.next().await {
+                match (item?, absent) {
+                    ((seq, Some(raw)), None) => {
+                        let ev = event::decode(seq, &raw)?;
+                        st.apply(&ev, hash_bytes(&raw))?;
+                    }
+                    ((_, Some(_)), Some(missing)) => {
+                        return Err(Error::EventMissing { seq: missing });
+                    }
+                    ((seq, None), None) => absent = Some(seq),
+                    ((_, None), Some(_)) => {}
+                }
+            }
+            if absent.is_some() {
+                break;
+            }
+            next = next.saturating_add(FETCH_CONCURRENCY as u64);
+        }
+    }
+    st.loaded = true;
+    Ok(st)
 }
 
 /// Lists `events/`: sorted sequence numbers, and keys that are not event keys.

@@ -3,13 +3,15 @@
 use std::collections::BTreeMap;
 
 use mlops_core::{ContentHash, Name};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::event::{Action, Event, LogHead};
 use crate::model::{ModelMetadata, ModelQuery, ModelVersion};
 use crate::tracking::{DatasetSnapshot, RunSummary};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct VersionState {
     pub blob: ContentHash,
     pub size: u64,
@@ -20,14 +22,16 @@ pub(crate) struct VersionState {
     pub archived: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct AliasState {
     pub target: u64,
     /// Earlier targets, oldest first; `rollback` pops the last one.
     pub history: Vec<u64>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ModelState {
     /// Index `i` holds version `i + 1`.
     pub versions: Vec<VersionState>,

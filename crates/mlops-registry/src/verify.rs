@@ -1,6 +1,6 @@
 //! Whole-registry verification.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::StreamExt;
 use mlops_core::{ContentHash, hash_bytes};
@@ -11,6 +11,7 @@ use crate::blob;
 use crate::error::{Error, Result};
 use crate::event::{self, LogHead};
 use crate::registry::{fetch_event, list_events};
+use crate::snapshot;
 use crate::state::State;
 
 /// One thing [`crate::Registry::verify`] found wrong.
@@ -70,6 +71,24 @@ pub enum Problem {
         /// Why.
         reason: String,
     },
+    /// The snapshot folding events `1..=seq` cannot be used: damaged, not a snapshot, over
+    /// [`crate::MAX_SNAPSHOT_BYTES`], or internally inconsistent. Opening skips it.
+    #[error("snapshot {seq} is unreadable: {error}")]
+    SnapshotUnreadable {
+        /// The last event the snapshot claims to fold.
+        seq: u64,
+        /// Why it cannot be used.
+        error: String,
+    },
+    /// The snapshot at `seq` decodes but is not the fold of the log up to event `seq` (forged,
+    /// or the log was edited after it was written), or the log has no event `seq`.
+    #[error("snapshot {seq} does not match the log: {reason}")]
+    SnapshotMismatch {
+        /// The last event the snapshot claims to fold.
+        seq: u64,
+        /// What differs (`models`, `event hashes`, …).
+        reason: String,
+    },
     /// A blob referenced by the log is absent.
     #[error("blob {hash} of {target} is missing")]
     BlobMissing {
@@ -100,7 +119,8 @@ pub struct VerifyReport {
     pub blobs: u64,
     /// The last stored event.
     pub head: Option<LogHead>,
-    /// Everything found wrong, in log order, then blobs in hash order.
+    /// Everything found wrong: objects that do not belong, events in log order, snapshots in
+    /// order, then blobs in hash order.
     pub problems: Vec<Problem>,
 }
 
@@ -116,11 +136,18 @@ pub(crate) async fn run(
     known: &[ContentHash],
     anchor: Option<LogHead>,
 ) -> Result<VerifyReport> {
+    // Snapshots first: every snapshot listed was written after its event, so that event is in
+    // the listing of events that follows.
+    let (snapshot_seqs, snapshot_junk) = snapshot::list(store).await?;
+    let snapshot_seqs: BTreeSet<u64> = snapshot_seqs.into_iter().collect();
     let (seqs, junk) = list_events(store).await?;
     let mut problems: Vec<Problem> = junk
         .into_iter()
+        .chain(snapshot_junk)
         .map(|key| Problem::UnexpectedObject { key })
         .collect();
+    let mut snapshot_problems = Vec::new();
+    let mut snapshots_checked = BTreeSet::new();
     let stored_max = seqs.last().copied().unwrap_or(0);
     let anchor_seq = anchor.map_or(0, |a| a.seq);
     let upper = stored_max.max(known.len() as u64).max(anchor_seq);
@@ -211,7 +238,35 @@ pub(crate) async fn run(
         } else {
             fold_ok = false;
         }
+        if fold_ok && snapshot_seqs.contains(&seq) {
+            snapshots_checked.insert(seq);
+            match snapshot::read(store, seq).await? {
+                None => {} // deleted since it was listed (gc)
+                Some(Err(error)) => {
+                    snapshot_problems.push(Problem::SnapshotUnreadable { seq, error });
+                }
+                Some(Ok(snap)) => {
+                    if let Err(part) = snapshot::compare(&snap, &fold) {
+                        snapshot_problems.push(Problem::SnapshotMismatch {
+                            seq,
+                            reason: format!("its {part} differ from the fold of the log"),
+                        });
+                    }
+                }
+            }
+        }
     }
+    // Snapshots the fold did not reach: beyond the log (reported), or after a broken event
+    // (not checkable; the log problem is reported).
+    for &seq in snapshot_seqs.difference(&snapshots_checked) {
+        if seq > upper {
+            snapshot_problems.push(Problem::SnapshotMismatch {
+                seq,
+                reason: format!("the log ends at event {upper}"),
+            });
+        }
+    }
+    problems.extend(snapshot_problems);
 
     for (hash, target) in &blobs {
         match blob::stream::<std::io::Sink>(store, hash, None).await {

@@ -47,53 +47,8 @@ fn min_part(backend: &str) -> usize {
 }
 
 #[cfg(feature = "s3")]
-mod s3 {
-    use std::io::{Read, Write};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    use mlops_registry::object_store::ObjectStore;
-    use mlops_registry::object_store::aws::AmazonS3Builder;
-    use mlops_registry::object_store::prefix::PrefixStore;
-
-    const BUCKET: &str = "mlops-registry-test";
-
-    pub fn store() -> Option<Arc<dyn ObjectStore>> {
-        let endpoint = std::env::var("MLOPS_REGISTRY_S3_ENDPOINT").ok()?;
-        create_bucket(&endpoint);
-        let s3 = AmazonS3Builder::new()
-            .with_endpoint(&endpoint)
-            .with_bucket_name(BUCKET)
-            .with_allow_http(true)
-            .with_region("us-east-1")
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .build()
-            .unwrap();
-        static N: AtomicU64 = AtomicU64::new(0);
-        let prefix = format!(
-            "run-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        Some(Arc::new(PrefixStore::new(s3, prefix)))
-    }
-
-    /// `PUT /bucket` with a bare HTTP/1.1 request (moto accepts unsigned requests); 200 or 409.
-    fn create_bucket(endpoint: &str) {
-        let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-        let mut conn = std::net::TcpStream::connect(host).unwrap();
-        write!(conn, "PUT /{BUCKET} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
-        let mut reply = String::new();
-        conn.read_to_string(&mut reply).unwrap();
-        assert!(
-            reply.starts_with("HTTP/1.1 200")
-                || reply.starts_with("HTTP/1.1 409")
-                || reply.starts_with("HTTP/1.0 200"),
-            "{reply}"
-        );
-    }
-}
+#[path = "support/s3.rs"]
+mod s3;
 
 fn handle(store: &Arc<dyn ObjectStore>, actor: &str) -> Registry {
     Registry::from_store(store.clone(), RegistryOptions::default().with_actor(actor)).unwrap()
@@ -1498,4 +1453,452 @@ fn model_card_summarises_a_version() {
         reg.model_card("churn", VersionRef::Number(1)).unwrap()
     );
     assert!(card.lines().filter(|l| l.starts_with("# ")).count() == 1);
+}
+
+// ----- state snapshots ---------------------------------------------------------------------
+
+fn snap_key(seq: u64) -> String {
+    format!("snapshots/{seq:020}")
+}
+
+/// Everything a handle exposes about the state, for comparing two handles.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    head: Option<mlops_registry::LogHead>,
+    models: Vec<String>,
+    versions: Vec<mlops_registry::ModelVersion>,
+    aliases: Vec<std::collections::BTreeMap<mlops_registry::core::Name, u64>>,
+    runs: Vec<mlops_registry::RunSummary>,
+    datasets: Vec<mlops_registry::DatasetSnapshot>,
+}
+
+fn seen(reg: &Registry) -> Seen {
+    let models: Vec<String> = reg
+        .models()
+        .unwrap()
+        .iter()
+        .map(|m| m.to_string())
+        .collect();
+    Seen {
+        head: reg.refresh().unwrap(),
+        versions: models
+            .iter()
+            .flat_map(|m| reg.versions(m).unwrap())
+            .collect(),
+        aliases: models.iter().map(|m| reg.aliases(m).unwrap()).collect(),
+        models,
+        runs: reg.runs(None).unwrap(),
+        datasets: reg.datasets().unwrap(),
+    }
+}
+
+/// A registry with every kind of event; returns the handle that wrote it.
+fn populate(store: &Arc<dyn ObjectStore>, opts: RegistryOptions) -> Registry {
+    let reg = Registry::from_store(store.clone(), opts.with_actor("alice")).unwrap();
+    let data = b"a,b\n1,2\n".to_vec();
+    let fingerprint = hash_bytes(&data);
+    reg.add_dataset(fingerprint, Some("train"), &data[..], "snapshot")
+        .unwrap();
+    let run = reg
+        .log_run(
+            &RunRecord::new("exp")
+                .unwrap()
+                .with_metric("auc", 0.8)
+                .with_dataset(fingerprint),
+            "",
+        )
+        .unwrap();
+    let lineage = Lineage {
+        run_id: Some(run.run),
+        dataset_fingerprints: vec![fingerprint],
+    };
+    for i in 0..4u8 {
+        let m = meta(0.5 + f64::from(i) / 10.0)
+            .with_tag("team", "growth")
+            .unwrap()
+            .with_signature(serde_json::json!({"inputs": [{"name": "x", "nested": [[1.5]]}]}))
+            .with_lineage(lineage.clone());
+        reg.register("churn", vec![i; 10], m, "fit").unwrap();
+    }
+    reg.set_alias("churn", "champion", 2, None, "").unwrap();
+    reg.set_alias("churn", "champion", 3, Some(2), "").unwrap();
+    reg.register("other", b"o".to_vec(), ModelMetadata::default(), "")
+        .unwrap();
+    reg
+}
+
+/// More events of every kind after a snapshot.
+fn more_writes(reg: &Registry) {
+    reg.register("churn", b"five".to_vec(), meta(0.95), "")
+        .unwrap();
+    reg.rollback("churn", "champion", 3, "").unwrap();
+    reg.archive("churn", 4, "").unwrap();
+    reg.set_alias("other", "prod", 1, None, "").unwrap();
+    reg.log_run(&RunRecord::new("exp").unwrap().with_metric("auc", 0.9), "")
+        .unwrap();
+}
+
+#[test]
+fn snapshot_then_more_writes_then_reopen_equals_the_full_fold() {
+    for (backend, store, _dir) in backends() {
+        let reg = populate(&store, RegistryOptions::default().with_snapshot_every(0));
+        assert!(list_raw(&store, "snapshots").is_empty(), "{backend}");
+        let head = reg.snapshot().unwrap().unwrap();
+        assert_eq!(head, reg.head().unwrap().unwrap());
+        assert_eq!(list_raw(&store, "snapshots"), [snap_key(head.seq)]);
+        // Snapshotting again at the same event is a no-op, not an error.
+        assert_eq!(reg.snapshot().unwrap(), Some(head));
+        more_writes(&reg);
+        let expected = seen(&reg);
+        let reopened = handle(&store, "bob");
+        assert_eq!(seen(&reopened), expected, "{backend}");
+        assert!(reopened.verify().unwrap().is_ok());
+        // The reopened handle keeps working on top of the snapshot.
+        reopened
+            .set_alias("churn", "champion", 5, Some(2), "")
+            .unwrap();
+        assert_eq!(seen(&handle(&store, "carol")), seen(&reopened));
+
+        // Proof that opening skips the events the snapshot covers: with event 1 unreadable,
+        // the registry still opens from the snapshot, and verify reports the damage.
+        let e1 = get_raw(&store, &ev_key(1)).to_vec();
+        put_raw(&store, &ev_key(1), b"\xffdamaged".to_vec());
+        let state = seen(&reopened);
+        assert_eq!(seen(&handle(&store, "dave")), state, "{backend}");
+        let report = reopened.verify().unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| matches!(p, Problem::EventUnreadable { seq: 1, .. })),
+            "{backend}: {report:?}"
+        );
+        // Without a snapshot the damage stops the open.
+        delete_raw(&store, &snap_key(head.seq));
+        assert!(matches!(
+            Registry::from_store(store.clone(), RegistryOptions::default()),
+            Err(Error::EventDecode { seq: 1, .. })
+        ));
+        put_raw(&store, &ev_key(1), e1);
+        assert_eq!(seen(&handle(&store, "erin")), state);
+    }
+}
+
+#[test]
+fn writers_take_snapshots_every_n_events_and_gc_keeps_the_newest() {
+    for (backend, store, _dir) in backends() {
+        let opts = RegistryOptions::default()
+            .with_snapshot_every(3)
+            .with_snapshots_kept(2);
+        let reg = populate(&store, opts.clone());
+        let n = reg.head().unwrap().unwrap().seq;
+        let expected_keys: Vec<String> = (1..=n).filter(|s| s % 3 == 0).map(snap_key).collect();
+        assert_eq!(list_raw(&store, "snapshots"), expected_keys, "{backend}");
+        assert!(reg.verify().unwrap().is_ok());
+        let report = reg.gc(std::time::Duration::from_secs(3600)).unwrap();
+        assert_eq!(report.snapshots_deleted, expected_keys.len() as u64 - 2);
+        assert_eq!(
+            list_raw(&store, "snapshots"),
+            expected_keys[expected_keys.len() - 2..]
+        );
+        more_writes(&reg);
+        assert_eq!(seen(&handle(&store, "bob")), seen(&reg), "{backend}");
+        assert!(reg.verify().unwrap().is_ok());
+        assert!(rejected(RegistryOptions::default().with_snapshots_kept(0)));
+    }
+}
+
+/// Whether the options are rejected as invalid.
+fn rejected(opts: RegistryOptions) -> bool {
+    matches!(
+        Registry::from_store(Arc::new(InMemory::new()), opts),
+        Err(Error::InvalidInput { .. })
+    )
+}
+
+#[test]
+fn damaged_snapshots_are_skipped_and_reported() {
+    for (backend, store, _dir) in backends() {
+        let reg = populate(&store, RegistryOptions::default().with_snapshot_every(0));
+        let older = reg.snapshot().unwrap().unwrap().seq;
+        more_writes(&reg);
+        let newest = reg.snapshot().unwrap().unwrap().seq;
+        let expected = seen(&reg);
+        let good = get_raw(&store, &snap_key(newest)).to_vec();
+        let mut flipped = good.clone();
+        let mid = flipped.len() / 2;
+        flipped[mid] ^= 0x01;
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("flipped byte", flipped),
+            ("truncated", good[..good.len() / 3].to_vec()),
+            ("empty", Vec::new()),
+            ("garbage", b"\x00\x01 not a snapshot at all".to_vec()),
+            (
+                "another snapshot's bytes",
+                get_raw(&store, &snap_key(older)).to_vec(),
+            ),
+        ];
+        for (case, bytes) in cases {
+            put_raw(&store, &snap_key(newest), bytes);
+            // Falls back to the older snapshot.
+            assert_eq!(seen(&handle(&store, "bob")), expected, "{backend}: {case}");
+            // And to the whole log when every snapshot is bad.
+            let older_bytes = get_raw(&store, &snap_key(older));
+            put_raw(&store, &snap_key(older), b"junk".to_vec());
+            assert_eq!(seen(&handle(&store, "bob")), expected, "{backend}: {case}");
+            let report = reg.verify().unwrap();
+            let seqs: Vec<u64> = report
+                .problems
+                .iter()
+                .map(|p| match p {
+                    Problem::SnapshotUnreadable { seq, .. } => *seq,
+                    other => panic!("{backend}: {case}: {other:?}"),
+                })
+                .collect();
+            assert_eq!(seqs, [older, newest], "{backend}: {case}");
+            put_raw(&store, &snap_key(older), older_bytes.to_vec());
+        }
+        put_raw(&store, &snap_key(newest), good);
+        assert!(reg.verify().unwrap().is_ok());
+        // Junk next to the snapshots is reported, not used.
+        put_raw(&store, "snapshots/latest", b"x".to_vec());
+        assert_eq!(
+            reg.verify().unwrap().problems,
+            [Problem::UnexpectedObject {
+                key: "snapshots/latest".into()
+            }]
+        );
+        assert_eq!(seen(&handle(&store, "bob")), expected);
+    }
+}
+
+#[test]
+fn snapshot_of_another_history_is_ignored_and_reported() {
+    for (backend, store, _dir) in backends() {
+        // Another registry with the same number of events but other content.
+        let other: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let reg = populate(&store, RegistryOptions::default().with_snapshot_every(0));
+        let alien = populate(&other, RegistryOptions::default().with_snapshot_every(0));
+        alien
+            .register("alien", b"x".to_vec(), ModelMetadata::default(), "")
+            .unwrap();
+        reg.register("churn", b"six".to_vec(), meta(0.1), "")
+            .unwrap();
+        let seq = alien.snapshot().unwrap().unwrap().seq;
+        assert_eq!(seq, reg.head().unwrap().unwrap().seq);
+        put_raw(
+            &store,
+            &snap_key(seq),
+            get_raw(&other, &snap_key(seq)).to_vec(),
+        );
+        let expected = seen(&reg);
+        let reopened = handle(&store, "bob");
+        assert_eq!(seen(&reopened), expected, "{backend}");
+        assert!(
+            reopened
+                .models()
+                .unwrap()
+                .iter()
+                .all(|m| m.as_str() != "alien")
+        );
+        let report = reg.verify().unwrap();
+        assert!(
+            matches!(
+                &report.problems[..],
+                [Problem::SnapshotMismatch { seq: s, .. }] if *s == seq
+            ),
+            "{backend}: {report:?}"
+        );
+        // A snapshot past the end of the log is reported too.
+        put_raw(
+            &store,
+            &snap_key(seq + 5),
+            get_raw(&other, &snap_key(seq)).to_vec(),
+        );
+        assert_eq!(seen(&handle(&store, "bob")), expected);
+        assert!(reg.verify().unwrap().problems.iter().any(|p| matches!(
+            p,
+            Problem::SnapshotMismatch { seq: s, .. } if *s == seq + 5
+        )));
+    }
+}
+
+/// Re-signs a snapshot after editing its body, as a forger with write access would.
+fn forge_snapshot(bytes: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    const HEADER: usize = 8 + 4 + 32;
+    let mut body = bytes[HEADER..].to_vec();
+    edit(&mut body);
+    let mut out = bytes[..12].to_vec();
+    out.extend_from_slice(hash_bytes(&body).as_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+#[test]
+fn verify_reports_a_forged_snapshot() {
+    for (backend, store, _dir) in backends() {
+        let reg = populate(&store, RegistryOptions::default().with_snapshot_every(0));
+        let seq = reg.snapshot().unwrap().unwrap().seq;
+        let good = get_raw(&store, &snap_key(seq)).to_vec();
+        // Raise the auc of version 1 (0.5) to 0.99 and re-sign the body.
+        let forged = forge_snapshot(&good, |body| {
+            let from = [&[0xcb][..], &0.5f64.to_be_bytes()].concat();
+            let at = body
+                .windows(from.len())
+                .position(|w| w == from.as_slice())
+                .unwrap();
+            body[at + 1..at + 9].copy_from_slice(&0.99f64.to_be_bytes());
+        });
+        put_raw(&store, &snap_key(seq), forged);
+        let report = reg.verify().unwrap();
+        assert_eq!(
+            report.problems,
+            [Problem::SnapshotMismatch {
+                seq,
+                reason: "its models differ from the fold of the log".into()
+            }],
+            "{backend}"
+        );
+        // An inconsistent forgery (alias onto a missing version) is refused when opening.
+        let forged = forge_snapshot(&good, |body| {
+            // The alias history of `champion` is [2]; make it [9].
+            let from = b"\xa7history\x91\x02";
+            let at = body.windows(from.len()).position(|w| w == from).unwrap();
+            body[at + from.len() - 1] = 9;
+        });
+        put_raw(&store, &snap_key(seq), forged);
+        assert_eq!(seen(&handle(&store, "bob")), seen(&reg), "{backend}");
+        assert!(matches!(
+            reg.verify().unwrap().problems[..],
+            [Problem::SnapshotUnreadable { .. }]
+        ));
+        put_raw(&store, &snap_key(seq), good);
+        assert!(reg.verify().unwrap().is_ok());
+    }
+}
+
+#[test]
+fn concurrent_writers_and_snapshots() {
+    for (backend, store, _dir) in backends() {
+        let threads = 4;
+        let per = 15;
+        let barrier = Arc::new(Barrier::new(threads));
+        let joins: Vec<_> = (0..threads)
+            .map(|t| {
+                let store = store.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let reg = Registry::from_store(
+                        store,
+                        RegistryOptions::default()
+                            .with_actor(format!("w{t}"))
+                            .with_snapshot_every(4),
+                    )
+                    .unwrap();
+                    barrier.wait();
+                    for i in 0..per {
+                        reg.register("m", format!("{t}-{i}").into_bytes(), meta(0.5), "")
+                            .unwrap();
+                        if i % 5 == t % 5 {
+                            reg.snapshot().unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for j in joins {
+            j.join().unwrap();
+        }
+        let reg = handle(&store, "checker");
+        assert_eq!(reg.versions("m").unwrap().len(), threads * per, "{backend}");
+        let report = reg.verify().unwrap();
+        assert!(report.is_ok(), "{backend}: {report:?}");
+        assert!(list_raw(&store, "snapshots").len() >= (threads * per) / 4);
+    }
+}
+
+/// Artifacts large enough for the overlapped paths (hashing on a helper thread while writing,
+/// local files read ahead in 8 MiB pieces): same bytes back, damage found by every reader.
+#[test]
+fn large_artifacts_round_trip_and_damage_is_found() {
+    const SIZE: usize = (16 << 20) + 12_345;
+    let data: Vec<u8> = (0..SIZE as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let hash = hash_bytes(&data);
+    for (backend, store, _dir) in backends() {
+        let reg = Registry::from_store(
+            store.clone(),
+            RegistryOptions::default().with_chunk_size(min_part(backend).max(5 << 20)),
+        )
+        .unwrap();
+        let v1 = reg
+            .register("big", Bytes::from(data.clone()), meta(0.5), "")
+            .unwrap();
+        let v2 = reg
+            .register_reader("big", &data[..], meta(0.5), "")
+            .unwrap();
+        assert_eq!(
+            (v1.blob, v2.blob, v1.size),
+            (hash, hash, SIZE as u64),
+            "{backend}"
+        );
+        assert!(list_raw(&store, "tmp").is_empty(), "{backend}");
+        let (_, back) = reg.load("big", VersionRef::Number(1)).unwrap();
+        assert!(back[..] == data[..], "{backend}");
+        let mut out = Vec::new();
+        reg.load_to("big", VersionRef::Number(2), &mut out).unwrap();
+        assert!(out == data, "{backend}");
+        assert!(reg.verify().unwrap().is_ok());
+
+        let mut raw = data.clone();
+        raw[SIZE - 7] ^= 0x10; // in the last, partial piece
+        put_raw(&store, &blob_key(&hash), raw.clone());
+        let actual = hash_bytes(&raw);
+        assert!(
+            matches!(reg.load("big", VersionRef::Latest), Err(Error::BlobCorrupt { actual: a, .. }) if a == actual),
+            "{backend}"
+        );
+        assert!(matches!(
+            reg.load_to("big", VersionRef::Latest, &mut std::io::sink()),
+            Err(Error::BlobCorrupt { .. })
+        ));
+        assert!(matches!(
+            reg.verify().unwrap().problems[..],
+            [Problem::BlobCorrupt { .. }]
+        ));
+        // A truncated blob is damage too.
+        put_raw(&store, &blob_key(&hash), data[..SIZE / 2].to_vec());
+        assert!(matches!(
+            reg.load("big", VersionRef::Latest),
+            Err(Error::BlobCorrupt { .. })
+        ));
+        assert!(matches!(
+            reg.load_to("big", VersionRef::Latest, &mut std::io::sink()),
+            Err(Error::BlobCorrupt { .. })
+        ));
+    }
+}
+
+#[test]
+fn hole_after_a_snapshot_still_stops_the_open() {
+    for (backend, store, _dir) in backends() {
+        let reg = populate(&store, RegistryOptions::default().with_snapshot_every(0));
+        let seq = reg.snapshot().unwrap().unwrap().seq;
+        more_writes(&reg);
+        delete_raw(&store, &ev_key(seq + 2));
+        assert!(
+            matches!(
+                Registry::from_store(store.clone(), RegistryOptions::default()),
+                Err(Error::EventMissing { seq: s }) if s == seq + 2
+            ),
+            "{backend}"
+        );
+        assert!(
+            reg.verify()
+                .unwrap()
+                .problems
+                .contains(&Problem::EventMissing { seq: seq + 2 })
+        );
+    }
 }

@@ -1,4 +1,6 @@
-//! Real multi-process tests: this test binary re-invokes itself as writer processes.
+//! Real multi-process tests: this test binary re-invokes itself as writer processes, on a local
+//! directory and, with the `s3` feature and `MLOPS_REGISTRY_S3_ENDPOINT` set, on S3 (see
+//! `tests/support/s3.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeMap;
@@ -9,7 +11,13 @@ use std::time::Duration;
 use mlops_registry::core::hash_bytes;
 use mlops_registry::{Action, ModelMetadata, Registry, RegistryOptions, VersionRef};
 
+#[cfg(feature = "s3")]
+#[path = "support/s3.rs"]
+mod s3;
+
 const DIR_ENV: &str = "MLOPS_REGISTRY_TEST_CHILD_DIR";
+/// Set instead of the directory: the child writes to S3 under this key prefix.
+const S3_PREFIX_ENV: &str = "MLOPS_REGISTRY_TEST_CHILD_S3_PREFIX";
 const ID_ENV: &str = "MLOPS_REGISTRY_TEST_CHILD_ID";
 const COUNT_ENV: &str = "MLOPS_REGISTRY_TEST_CHILD_COUNT";
 
@@ -20,19 +28,16 @@ fn bundle(id: &str, i: u64) -> Vec<u8> {
 /// The child side: does nothing unless started by one of the tests below.
 #[test]
 fn child_writer() {
-    let (Ok(dir), Ok(id), Ok(count)) = (
-        std::env::var(DIR_ENV),
-        std::env::var(ID_ENV),
-        std::env::var(COUNT_ENV),
-    ) else {
+    let (Ok(id), Ok(count)) = (std::env::var(ID_ENV), std::env::var(COUNT_ENV)) else {
         return;
     };
     let count: u64 = count.parse().unwrap();
-    let reg = Registry::open_with(
-        &dir,
-        RegistryOptions::default().with_actor(format!("proc-{id}")),
-    )
-    .unwrap();
+    let target = match (std::env::var(DIR_ENV), std::env::var(S3_PREFIX_ENV)) {
+        (Ok(dir), _) => Target::Dir(dir.into()),
+        (_, Ok(prefix)) => Target::S3(prefix),
+        _ => return,
+    };
+    let reg = target.open(&format!("proc-{id}"));
     let mut out = std::io::stdout().lock();
     for i in 0..count {
         let v = reg
@@ -49,17 +54,47 @@ fn child_writer() {
     }
 }
 
+/// Where the processes write.
+#[derive(Clone, Debug)]
+enum Target {
+    Dir(std::path::PathBuf),
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    S3(String),
+}
+
+impl Target {
+    fn open(&self, actor: &str) -> Registry {
+        let opts = RegistryOptions::default().with_actor(actor);
+        match self {
+            Target::Dir(dir) => Registry::open_with(dir, opts).unwrap(),
+            #[cfg(feature = "s3")]
+            Target::S3(prefix) => {
+                Registry::from_store(s3::store_at(prefix).unwrap(), opts).unwrap()
+            }
+            #[cfg(not(feature = "s3"))]
+            Target::S3(_) => unreachable!("S3 targets need the s3 feature"),
+        }
+    }
+}
+
 fn spawn_child(dir: &std::path::Path, id: &str, count: u64) -> std::process::Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_writer",
-            "--nocapture",
-            "--test-threads=1",
-            "-q",
-        ])
-        .env(DIR_ENV, dir)
-        .env(ID_ENV, id)
+    spawn_child_at(&Target::Dir(dir.to_path_buf()), id, count)
+}
+
+fn spawn_child_at(target: &Target, id: &str, count: u64) -> std::process::Child {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "child_writer",
+        "--nocapture",
+        "--test-threads=1",
+        "-q",
+    ]);
+    match target {
+        Target::Dir(dir) => cmd.env(DIR_ENV, dir).env_remove(S3_PREFIX_ENV),
+        Target::S3(prefix) => cmd.env(S3_PREFIX_ENV, prefix).env_remove(DIR_ENV),
+    };
+    cmd.env(ID_ENV, id)
         .env(COUNT_ENV, count.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -85,9 +120,34 @@ fn acks(stdout: impl std::io::Read) -> Vec<(String, u64, u64)> {
 #[test]
 fn eight_processes_fifty_registrations_each() {
     let dir = tempfile::tempdir().unwrap();
+    eight_by_fifty(&Target::Dir(dir.path().to_path_buf()));
+}
+
+/// The same on S3 (skipped, with a note, unless `MLOPS_REGISTRY_S3_ENDPOINT` is set).
+#[cfg(feature = "s3")]
+#[test]
+fn eight_processes_fifty_registrations_each_s3() {
+    if s3::endpoint().is_none() {
+        eprintln!("MLOPS_REGISTRY_S3_ENDPOINT not set: S3 process test skipped");
+        return;
+    }
+    let prefix = format!(
+        "processes-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    eight_by_fifty(&Target::S3(prefix));
+}
+
+/// 8 processes register 50 versions each at once; every acknowledged registration is there,
+/// versions are gapless, the log verifies.
+fn eight_by_fifty(target: &Target) {
     let (writers, per) = (8u64, 50u64);
     let children: Vec<_> = (0..writers)
-        .map(|w| spawn_child(dir.path(), &w.to_string(), per))
+        .map(|w| spawn_child_at(target, &w.to_string(), per))
         .collect();
     let mut acked = Vec::new();
     for mut child in children {
@@ -96,7 +156,7 @@ fn eight_processes_fifty_registrations_each() {
     }
     assert_eq!(acked.len() as u64, writers * per);
 
-    let reg = Registry::open(dir.path()).unwrap();
+    let reg = target.open("checker");
     let versions = reg.versions("shared").unwrap();
     assert_eq!(
         versions.iter().map(|v| v.version).collect::<Vec<_>>(),
