@@ -606,8 +606,8 @@ pub fn drift_between_streams(
                     ..
                 },
             ) => {
-                rs.sort_unstable_by(f64::total_cmp);
-                cs.sort_unstable_by(f64::total_cmp);
+                drift::sort_f64(&mut rs);
+                drift::sort_f64(&mut cs);
                 let mut d = config.test_column(
                     &name,
                     ColumnData::Numeric(&rs),
@@ -701,7 +701,7 @@ pub fn drift_against_profile(
                     ..
                 },
             ) => {
-                cs.sort_unstable_by(f64::total_cmp);
+                drift::sort_f64(&mut cs);
                 let (d, dist) = profile_numeric(config, &name, s, &cs, seen)?;
                 results.push(d);
                 distributions.push(dist);

@@ -162,12 +162,17 @@ impl Window {
         }
     }
 
-    fn cut(&self, p: &AdwinParams, n0: f64, n1: f64, delta_mean: f64) -> bool {
-        let mwl = f64::from(p.min_window_length);
-        let delta_prime = (2.0 * self.width.ln() / p.delta).ln();
+    /// The cut test, with `delta_prime = ln(2 ln(width) / δ)` and `var = variance / width`
+    /// computed once per scan (the window does not change during a scan): the same arithmetic,
+    /// in the same order, as river's per-bucket computation.
+    fn cut(mwl: f64, delta_prime: f64, var: f64, n0: f64, n1: f64, delta_mean: f64) -> bool {
         let m_recip = 1.0 / (n0 - mwl + 1.0) + 1.0 / (n1 - mwl + 1.0);
-        let epsilon = (2.0 * m_recip * (self.variance / self.width) * delta_prime).sqrt()
-            + 2.0 / 3.0 * delta_prime * m_recip;
+        let linear = 2.0 / 3.0 * delta_prime * m_recip;
+        // epsilon = sqrt(..) + linear ≥ linear (rounding is monotone), so this is exact.
+        if delta_mean.abs() <= linear {
+            return false;
+        }
+        let epsilon = (2.0 * m_recip * var * delta_prime).sqrt() + linear;
         delta_mean.abs() > epsilon
     }
 
@@ -185,6 +190,8 @@ impl Window {
             reduce = false;
             let (mut n0, mut n1, mut u0, mut u1) = (0.0_f64, self.width, 0.0_f64, self.total);
             let mut cut_found = false;
+            let delta_prime = (2.0 * self.width.ln() / p.delta).ln();
+            let var = self.variance / self.width;
             'levels: for idx in (0..self.levels.len()).rev() {
                 let size = (1_u64 << idx) as f64;
                 let Some(level) = self.levels.get(idx) else {
@@ -200,7 +207,10 @@ impl Window {
                         break 'levels;
                     }
                     let delta_mean = (u0 / n0) - (u1 / n1);
-                    if n1 >= mwl && n0 >= mwl && self.cut(p, n0, n1, delta_mean) {
+                    if n1 >= mwl
+                        && n0 >= mwl
+                        && Self::cut(mwl, delta_prime, var, n0, n1, delta_mean)
+                    {
                         reduce = true;
                         change = true;
                         if self.width > 0.0 {
