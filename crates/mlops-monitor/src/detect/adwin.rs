@@ -2,6 +2,8 @@
 //! core is river's Rust `AdaptiveWindowing`) that keeps its arithmetic order so that detections
 //! happen at the same observations.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 use super::{DriftDetector, DriftStatus, invalid};
@@ -77,7 +79,7 @@ struct Summary {
 /// The exponential histogram: `levels[i]` holds summaries of `2^i` observations, oldest first.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 struct Window {
-    levels: Vec<Vec<Summary>>,
+    levels: Vec<VecDeque<Summary>>,
     total: f64,
     variance: f64,
     width: f64,
@@ -87,10 +89,10 @@ struct Window {
 impl Window {
     fn insert(&mut self, value: f64, max_buckets: usize) {
         if self.levels.is_empty() {
-            self.levels.push(Vec::with_capacity(max_buckets + 1));
+            self.levels.push(VecDeque::with_capacity(max_buckets + 1));
         }
         if let Some(level0) = self.levels.first_mut() {
-            level0.push(Summary {
+            level0.push_back(Summary {
                 total: value,
                 variance: 0.0,
             });
@@ -112,10 +114,11 @@ impl Window {
             if level.len() != max_buckets + 1 {
                 break;
             }
-            let (Some(&a), Some(&b)) = (level.first(), level.get(1)) else {
+            let (Some(&a), Some(&b)) = (level.front(), level.get(1)) else {
                 break;
             };
-            level.drain(..2);
+            level.pop_front();
+            level.pop_front();
             let n1 = (1_u64 << idx) as f64;
             let mu1 = a.total / n1;
             let mu2 = b.total / n1;
@@ -125,12 +128,12 @@ impl Window {
                 variance: a.variance + b.variance + temp,
             };
             if self.levels.len() <= idx + 1 {
-                self.levels.push(Vec::with_capacity(max_buckets + 1));
+                self.levels.push(VecDeque::with_capacity(max_buckets + 1));
             }
             let Some(next) = self.levels.get_mut(idx + 1) else {
                 break;
             };
-            next.push(merged);
+            next.push_back(merged);
             if next.len() <= max_buckets {
                 break;
             }
@@ -144,10 +147,9 @@ impl Window {
         let Some(level) = self.levels.get_mut(last) else {
             return;
         };
-        if level.is_empty() {
+        let Some(oldest) = level.pop_front() else {
             return;
-        }
-        let oldest = level.remove(0);
+        };
         let emptied = level.is_empty();
         let n = (1_u64 << last) as f64;
         let mu = oldest.total / n;

@@ -6,11 +6,11 @@
 
 /// Below this length the comparison sort is faster than the radix passes.
 const RADIX_MIN_LEN: usize = 4096;
-const DIGIT_BITS: u32 = 11;
+const DIGIT_BITS: u32 = 8;
 const RADIX: usize = 1 << DIGIT_BITS;
 const MASK: u64 = (RADIX as u64) - 1;
 /// `ceil(64 / 11)`.
-const PASSES: usize = 6;
+const PASSES: usize = 8;
 
 /// The `u64` whose unsigned order is `f64::total_cmp`'s order.
 #[inline]
