@@ -363,6 +363,12 @@ impl StreamReader {
                             continue;
                         }
                         if s.len() < self.max_sample {
+                            if s.len() == s.capacity() {
+                                // Double, but never past the reservoir size: a full reservoir
+                                // holds exactly `max_sample` values, not up to twice as many.
+                                let grow = s.capacity().max(1024).min(self.max_sample - s.len());
+                                s.reserve_exact(grow);
+                            }
                             s.push(v);
                         } else {
                             let j = rng.gen_range(0..=*seen);
