@@ -11,6 +11,9 @@ The Rust bench writes the data to $MLOPS_MONITOR_BENCH_DIR (default /tmp/mlops-m
 Usage (from the repository root):
     cargo bench -p mlops-monitor --bench drift     # writes the data and the criterion medians
     python3 benches/peers/monitor_peers.py         # peers + ratios
+On a busy machine compare CPU time on both sides instead of wall time:
+    MLOPS_BENCH_CPU=1 cargo bench -p mlops-monitor --bench drift
+    MLOPS_BENCH_CPU=1 python3 benches/peers/monitor_peers.py
     EVIDENTLY_PYTHON=/path/to/venv/bin/python python3 benches/peers/monitor_peers.py
 Requires: pip install numpy scipy river pyarrow; Evidently (pip install evidently) is optional
 and runs in a separate process (EVIDENTLY_PYTHON, default this interpreter) so that its peak
@@ -32,14 +35,16 @@ ID_COLUMN, LABEL_COLUMN = "customer_id", "churned"
 
 
 def timed(fn, runs):
-    """Median wall seconds over `runs` calls, after one warm-up call; returns (median, result)."""
+    """Median seconds over `runs` calls after one warm-up call, as {"wall": .., "cpu": ..}
+    (cpu = time.process_time), and the last result."""
     out = fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+        cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - t)
+    return {"wall": statistics.median(wall), "cpu": statistics.median(cpu)}, out
 
 
 def vm_hwm_mib():
@@ -145,7 +150,7 @@ def evidently_child():
                 "evidently_version": evidently.__version__,
                 "columns": len(features),
                 "first_run_s": first,
-                "median_s": median,
+                "median_s": median,  # {"wall": .., "cpu": ..}
                 "peak_rss_mib": vm_hwm_mib(),
                 "rss_after_load_mib": baseline,
                 "peak_rss_increase_first_run_mib": after_first - baseline,
@@ -181,19 +186,22 @@ def main():
     if "--evidently-child" in sys.argv:
         evidently_child()
         return
+    clock = "cpu" if os.environ.get("MLOPS_BENCH_CPU", "0") not in ("", "0") else "wall"
     peers = run_numeric_peers()
     ev = run_evidently()
     print(json.dumps({"numeric": peers, "evidently": ev}, indent=2))
+    print(f"\nclock: {clock} time (criterion medians from {os.path.join(target, 'criterion')})")
     rows = [
-        ("KS 1M vs 1M", "drift_1m_vs_1m", "ks_2samp", peers["ks_2samp"], "scipy.stats.ks_2samp"),
+        ("KS 1M vs 1M", "drift_1m_vs_1m", "ks_2samp", peers["ks_2samp"][clock], "scipy.stats.ks_2samp"),
         ("Wasserstein 1M vs 1M", "drift_1m_vs_1m", "wasserstein_distance",
-         peers["wasserstein_distance"], "scipy.stats.wasserstein_distance"),
-        ("PSI 1M vs 1M", "drift_1m_vs_1m", "psi_10_bins", peers["psi_10_bins"], "numpy quantile+searchsorted"),
-        ("ADWIN 100k updates", "adwin_100k", "update", peers["adwin_update_100k"], "river.drift.ADWIN"),
+         peers["wasserstein_distance"][clock], "scipy.stats.wasserstein_distance"),
+        ("PSI 1M vs 1M", "drift_1m_vs_1m", "psi_10_bins", peers["psi_10_bins"][clock],
+         "numpy quantile+searchsorted"),
+        ("ADWIN 100k updates", "adwin_100k", "update", peers["adwin_update_100k"][clock], "river.drift.ADWIN"),
     ]
     if "median_s" in ev:
         rows.append(("dataset drift 26 cols 100k", "dataset_drift_26_cols_100k_vs_100k", "from_parquet",
-                     ev["median_s"], f"Evidently {ev['evidently_version']} DataDriftPreset"))
+                     ev["median_s"][clock], f"Evidently {ev['evidently_version']} DataDriftPreset"))
     print(f"\n{'operation':<30}{'mlops-rs (s)':>14}{'peer (s)':>12}{'ratio':>10}  peer")
     for label, group, name, peer_s, peer_name in rows:
         ours = criterion_median_s(group, name)

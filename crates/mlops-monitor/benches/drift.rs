@@ -13,13 +13,19 @@
 //!
 //! `benches/peers/monitor_peers.py` (at the workspace root) times scipy, numpy, river and
 //! Evidently on the same files.
+//!
+//! With `MLOPS_BENCH_CPU=1` criterion measures this thread's CPU time (Linux
+//! `/proc/thread-self/schedstat`) instead of wall time, which keeps the figures meaningful on a
+//! machine shared with other work; the peer script then compares against the peers' CPU time
+//! (`time.process_time`) too.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{Criterion, Throughput};
 use mlops_data::BatchStream;
 use mlops_data::ingest::{ParquetOptions, read_parquet_path};
 use mlops_data::synth::{
@@ -140,7 +146,85 @@ fn read(path: &Path) -> BatchStream {
     read_parquet_path(path, &ParquetOptions::default()).unwrap()
 }
 
-fn benches(c: &mut Criterion) {
+/// CPU time of the calling thread, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .expect("/proc/thread-self/schedstat (Linux) is needed for MLOPS_BENCH_CPU")
+}
+
+/// Criterion measurement of thread CPU time (values in nanoseconds).
+struct ThreadCpu;
+
+struct NanosFormatter;
+
+impl NanosFormatter {
+    fn unit(typical: f64) -> (f64, &'static str) {
+        if typical < 1e3 {
+            (1.0, "ns")
+        } else if typical < 1e6 {
+            (1e3, "µs")
+        } else if typical < 1e9 {
+            (1e6, "ms")
+        } else {
+            (1e9, "s")
+        }
+    }
+}
+
+impl ValueFormatter for NanosFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (d, unit) = Self::unit(typical);
+        values.iter_mut().for_each(|v| *v /= d);
+        unit
+    }
+    fn scale_throughputs(&self, typical: f64, t: &Throughput, values: &mut [f64]) -> &'static str {
+        let n = match t {
+            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => *n,
+            Throughput::Bits(n) => *n,
+            _ => 1,
+        } as f64;
+        let per_s = n * 1e9 / typical;
+        let (d, unit) = if per_s >= 1e9 {
+            (1e9, "G/s (cpu)")
+        } else if per_s >= 1e6 {
+            (1e6, "M/s (cpu)")
+        } else {
+            (1e3, "K/s (cpu)")
+        };
+        values.iter_mut().for_each(|v| *v = n * 1e9 / *v / d);
+        unit
+    }
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &NanosFormatter
+    }
+}
+
+fn benches<M: Measurement>(c: &mut Criterion<M>) {
     let dir = bench_dir();
     let (x, y, stream) = samples(&dir);
     let (ref_path, cur_path) = churn_files(&dir);
@@ -209,5 +293,16 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(monitor, benches);
-criterion_main!(monitor);
+fn main() {
+    if std::env::var_os("MLOPS_BENCH_CPU").is_some_and(|v| v != "0") {
+        let mut c = Criterion::default()
+            .with_measurement(ThreadCpu)
+            .configure_from_args();
+        benches(&mut c);
+        c.final_summary();
+    } else {
+        let mut c = Criterion::<WallTime>::default().configure_from_args();
+        benches(&mut c);
+        c.final_summary();
+    }
+}

@@ -154,7 +154,10 @@ mod tests {
                     2 => (i % 13) as f64,
                     3 => f64::INFINITY,
                     4 => -((next() >> 11) as f64) * 1e-3,
-                    _ => f64::from_bits(next() >> 2) * if next() % 2 == 0 { 1.0 } else { -1.0 },
+                    _ => {
+                        f64::from_bits(next() >> 2)
+                            * if next().is_multiple_of(2) { 1.0 } else { -1.0 }
+                    }
                 })
                 .collect();
             let mut expected = v.clone();
