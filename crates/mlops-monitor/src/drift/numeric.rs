@@ -328,7 +328,7 @@ fn psi_reference_bins_select(r: &[f64], n_bins: usize) -> Option<(Vec<f64>, Vec<
         let j = bracket?;
         // Both order statistics and the edge in one bracket: every value before the bracket
         // is below the edge, every value after it is above.
-        if !consistent || !(*los.get(j)? <= e && e <= *his.get(j)?) {
+        if !(consistent && *los.get(j)? <= e && e <= *his.get(j)?) {
             return None;
         }
         edges.push((e, j));
@@ -436,7 +436,7 @@ mod tests {
         };
         let n = 200_003;
         let normal: Vec<f64> = (0..n)
-            .map(|_| (-2.0 * uniform().ln()).sqrt() * (6.283185307179586 * uniform()).cos())
+            .map(|_| (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos())
             .collect();
         let ties: Vec<f64> = (0..n).map(|_| (uniform() * 7.0).floor()).collect();
         let zeros: Vec<f64> = (0..n)
