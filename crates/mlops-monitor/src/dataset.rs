@@ -166,6 +166,12 @@ pub struct StreamDrift {
     pub drift: DatasetDrift,
     /// Per column (same order as `drift.columns`), the distributions for reports.
     pub distributions: Vec<ColumnDistribution>,
+    /// Rows in the reference data (the profile's row count for [`drift_against_profile`]).
+    #[serde(default)]
+    pub n_reference_rows: u64,
+    /// Rows read from the current stream.
+    #[serde(default)]
+    pub n_current_rows: u64,
 }
 
 fn is_numeric_type(t: &DataType) -> bool {
@@ -357,6 +363,12 @@ impl StreamReader {
                             continue;
                         }
                         if s.len() < self.max_sample {
+                            if s.len() == s.capacity() {
+                                // Double, but never past the reservoir size: a full reservoir
+                                // holds exactly `max_sample` values, not up to twice as many.
+                                let grow = s.capacity().max(1024).min(self.max_sample - s.len());
+                                s.reserve_exact(grow);
+                            }
                             s.push(v);
                         } else {
                             let j = rng.gen_range(0..=*seen);
@@ -392,13 +404,19 @@ impl StreamReader {
         Ok(())
     }
 
-    fn read(mut self, stream: BatchStream) -> Result<Vec<(String, Acc)>> {
+    /// The accumulated columns and the number of rows read.
+    fn read(mut self, stream: BatchStream) -> Result<(Vec<(String, Acc)>, u64)> {
         let sample = self.sample;
+        let mut rows = 0_u64;
         for batch in stream {
             let batch = batch.map_err(data_err(sample))?;
+            rows += batch.num_rows() as u64;
             self.update(&batch)?;
         }
-        Ok(self.columns.into_iter().map(|(n, _, a)| (n, a)).collect())
+        Ok((
+            self.columns.into_iter().map(|(n, _, a)| (n, a)).collect(),
+            rows,
+        ))
     }
 }
 
@@ -576,8 +594,8 @@ pub fn drift_between_streams(
     let columns = select_columns(candidates, options)?;
     let ref_reader = StreamReader::new(Sample::Reference, &columns, &reference, options)?;
     let cur_reader = StreamReader::new(Sample::Current, &columns, &current, options)?;
-    let refs = ref_reader.read(reference)?;
-    let curs = cur_reader.read(current)?;
+    let (refs, n_reference_rows) = ref_reader.read(reference)?;
+    let (curs, n_current_rows) = cur_reader.read(current)?;
     let mut results = Vec::with_capacity(columns.len());
     let mut distributions = Vec::with_capacity(columns.len());
     for ((name, r), (_, c)) in refs.into_iter().zip(curs) {
@@ -594,8 +612,8 @@ pub fn drift_between_streams(
                     ..
                 },
             ) => {
-                rs.sort_unstable_by(f64::total_cmp);
-                cs.sort_unstable_by(f64::total_cmp);
+                drift::sort_f64(&mut rs);
+                drift::sort_f64(&mut cs);
                 let mut d = config.test_column(
                     &name,
                     ColumnData::Numeric(&rs),
@@ -618,6 +636,8 @@ pub fn drift_between_streams(
     Ok(StreamDrift {
         drift: config.verdict(results)?,
         distributions,
+        n_reference_rows,
+        n_current_rows,
     })
 }
 
@@ -673,7 +693,7 @@ pub fn drift_against_profile(
         .collect();
     let columns = select_columns(candidates, options)?;
     let reader = StreamReader::new(Sample::Current, &columns, &current, options)?;
-    let curs = reader.read(current)?;
+    let (curs, n_current_rows) = reader.read(current)?;
     let mut results = Vec::with_capacity(columns.len());
     let mut distributions = Vec::with_capacity(columns.len());
     for (name, c) in curs {
@@ -687,7 +707,7 @@ pub fn drift_against_profile(
                     ..
                 },
             ) => {
-                cs.sort_unstable_by(f64::total_cmp);
+                drift::sort_f64(&mut cs);
                 let (d, dist) = profile_numeric(config, &name, s, &cs, seen)?;
                 results.push(d);
                 distributions.push(dist);
@@ -711,6 +731,8 @@ pub fn drift_against_profile(
     Ok(StreamDrift {
         drift: config.verdict(results)?,
         distributions,
+        n_reference_rows: reference.rows(),
+        n_current_rows,
     })
 }
 

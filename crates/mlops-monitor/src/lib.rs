@@ -10,7 +10,9 @@
 //! - [`detect`]: the [`DriftDetector`] trait and its detectors.
 //! - [`dataset`]: drift between batch streams, or a stored profile and a stream, in bounded memory.
 //! - [`performance`]: windowed classification metrics with thresholds, and label-free CBPE.
-//! - [`report`]: the versioned JSON [`DriftReport`].
+//! - [`policy`]: composable [`RetrainPolicy`] triggers judged against [`Evidence`], giving an
+//!   auditable [`RetrainDecision`].
+//! - [`report`]: the versioned JSON [`DriftReport`] and its self-contained HTML page.
 //! - [`metrics`]: Prometheus text exposition of drift and performance.
 //!
 //! Every function that touches user data returns [`Result`]; empty samples, NaN and invalid
@@ -25,6 +27,7 @@ pub mod detect;
 pub mod drift;
 pub mod metrics;
 pub mod performance;
+pub mod policy;
 pub mod report;
 
 pub use auto::{ColumnData, ColumnDrift, ColumnKind, DatasetDrift, DriftConfig};
@@ -33,4 +36,5 @@ pub use detect::{Adwin, Ddm, DriftDetector, DriftStatus, PageHinkley};
 pub use error::{DataError, Error, Result, Sample};
 pub use mlops_data as data;
 pub use performance::{PerformanceStatus, WindowedClassificationMonitor};
+pub use policy::{Evidence, RetrainDecision, RetrainPolicy, Trigger};
 pub use report::DriftReport;

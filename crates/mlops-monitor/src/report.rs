@@ -1,4 +1,5 @@
-//! A JSON drift report with a stable, versioned shape.
+//! A JSON drift report with a stable, versioned shape, and a self-contained HTML page
+//! ([`DriftReport::to_html`]).
 //!
 //! [`DriftReport`] serialises as follows (`version` is always [`REPORT_VERSION`]; fields are
 //! never removed or renamed within a version; `generated_at` is whatever the caller passed, so
@@ -8,7 +9,10 @@
 //! {
 //!   "version": "mlops.drift-report/v1",
 //!   "generated_at": "2026-11-27T12:00:00Z",
-//!   "dataset": { "n_columns": 2, "n_drifted": 1, "share_drifted": 0.5, "threshold": 0.5, "drifted": true },
+//!   "dataset": {
+//!     "n_columns": 2, "n_drifted": 1, "share_drifted": 0.5, "threshold": 0.5, "drifted": true,
+//!     "n_reference_rows": 100000, "n_current_rows": 100000
+//!   },
 //!   "columns": [
 //!     {
 //!       "column": "age",
@@ -55,6 +59,10 @@
 //!   histograms have shared `edges` (bins `[e_i, e_{i+1})`, the last closed) and counts of the
 //!   data the test ran on (the reservoir sample, or the profile's sketch estimate for the
 //!   reference); categorical distributions give each category's share.
+//! - `dataset.n_reference_rows` / `dataset.n_current_rows` (added compatibly within v1) are the
+//!   rows read from each input (the profile's row count for a profile reference); they are
+//!   absent when the report was built from a bare [`DatasetDrift`], and readers of v1 must
+//!   accept their absence.
 //! - A non-finite `statistic` (an infinite χ² when the current data has a category the
 //!   reference lacks, say) is written as `null` and read back as NaN, so such a report does not
 //!   round-trip bit for bit; every finite number round-trips exactly.
@@ -65,6 +73,10 @@ use crate::auto::{ColumnKind, DatasetDrift};
 use crate::dataset::{ColumnDistribution, StreamDrift};
 use crate::drift::TestKind;
 use crate::error::{Error, Result};
+
+mod html;
+
+pub use html::MAX_CHART_CATEGORIES;
 
 /// The `version` of every report this crate writes.
 pub const REPORT_VERSION: &str = "mlops.drift-report/v1";
@@ -82,6 +94,12 @@ pub struct DatasetSummary {
     pub threshold: f64,
     /// The dataset verdict.
     pub drifted: bool,
+    /// Rows in the reference data, when known (omitted from the JSON otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_reference_rows: Option<u64>,
+    /// Rows in the current data, when known (omitted from the JSON otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_current_rows: Option<u64>,
 }
 
 /// One column of a [`DriftReport`].
@@ -142,7 +160,10 @@ impl DriftReport {
 
     /// A report with the histograms and category shares of [`StreamDrift::distributions`].
     pub fn from_stream_drift(drift: &StreamDrift, generated_at: impl Into<String>) -> Self {
-        Self::build(&drift.drift, &drift.distributions, generated_at.into())
+        let mut r = Self::build(&drift.drift, &drift.distributions, generated_at.into());
+        r.dataset.n_reference_rows = Some(drift.n_reference_rows);
+        r.dataset.n_current_rows = Some(drift.n_current_rows);
+        r
     }
 
     fn build(drift: &DatasetDrift, dists: &[ColumnDistribution], generated_at: String) -> Self {
@@ -172,6 +193,8 @@ impl DriftReport {
                 share_drifted: drift.share_drifted,
                 threshold: drift.threshold,
                 drifted: drift.drifted,
+                n_reference_rows: None,
+                n_current_rows: None,
             },
             columns,
         }

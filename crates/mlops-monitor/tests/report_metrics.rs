@@ -47,6 +47,8 @@ fn report_round_trips_and_has_the_documented_shape() {
             },
         ],
         drift: drift.clone(),
+        n_reference_rows: 200,
+        n_current_rows: 180,
     };
     let report = DriftReport::from_stream_drift(&stream, "2026-11-27T12:00:00Z");
     let json = report.to_json().unwrap();
@@ -58,6 +60,8 @@ fn report_round_trips_and_has_the_documented_shape() {
     assert_eq!(v["dataset"]["n_columns"], 2);
     assert_eq!(v["dataset"]["n_drifted"], 1);
     assert_eq!(v["dataset"]["drifted"], true);
+    assert_eq!(v["dataset"]["n_reference_rows"], 200);
+    assert_eq!(v["dataset"]["n_current_rows"], 180);
     let c0 = &v["columns"][0];
     assert_eq!(c0["column"], "shifted");
     assert_eq!(c0["kind"], "numeric");
@@ -75,6 +79,12 @@ fn report_round_trips_and_has_the_documented_shape() {
     let bare = DriftReport::from_dataset_drift(&drift, "t");
     let v: serde_json::Value = serde_json::from_str(&bare.to_json().unwrap()).unwrap();
     assert!(v["columns"][0]["distribution"].is_null());
+    // Row counts are unknown here and omitted; v1 readers accept their absence.
+    assert!(v["dataset"].get("n_reference_rows").is_none());
+    assert_eq!(
+        DriftReport::from_json(&bare.to_json().unwrap()).unwrap(),
+        bare
+    );
 
     let wrong = json.replace(REPORT_VERSION, "mlops.drift-report/v0");
     assert!(matches!(

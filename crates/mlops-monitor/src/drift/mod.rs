@@ -20,8 +20,10 @@ mod categorical;
 mod kolmogorov;
 mod ks;
 mod numeric;
+mod sort;
 
 pub(crate) use kolmogorov::kstwo_sf as kolmogorov_sf;
+pub(crate) use sort::sort_f64;
 
 use serde::{Deserialize, Serialize};
 
@@ -131,15 +133,26 @@ pub(crate) fn check_threshold(threshold: f64) -> Result<()> {
     }
 }
 
-/// Copy, validate and sort a sample. NaN is always rejected; infinities only when
-/// `allow_inf` is false.
+/// Copy, validate and sort a sample (radix sort for large samples, `O(n)` when already
+/// sorted). NaN is always rejected; infinities only when `allow_inf` is false.
 pub(crate) fn sorted_finite_or_inf(
     data: &[f64],
     sample: Sample,
     allow_inf: bool,
 ) -> Result<Vec<f64>> {
+    validate(data, sample, allow_inf)?;
+    Ok(sort::sorted_copy(data))
+}
+
+/// Rejects an empty sample and NaN (and infinities unless `allow_inf`), naming the first
+/// offending index.
+pub(crate) fn validate(data: &[f64], sample: Sample, allow_inf: bool) -> Result<()> {
     if data.is_empty() {
         return Err(Error::EmptySample { sample });
+    }
+    // One vectorisable pass for the common case.
+    if data.iter().all(|v| v.is_finite()) {
+        return Ok(());
     }
     if let Some(index) = data.iter().position(|v| v.is_nan()) {
         return Err(Error::NanInSample { sample, index });
@@ -153,9 +166,7 @@ pub(crate) fn sorted_finite_or_inf(
             value,
         });
     }
-    let mut v = data.to_vec();
-    v.sort_unstable_by(f64::total_cmp);
-    Ok(v)
+    Ok(())
 }
 
 /// Neumaier-compensated sum, so long samples do not lose digits.

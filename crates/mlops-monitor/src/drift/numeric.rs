@@ -2,7 +2,7 @@
 
 use super::{
     TestKind, TestResult, check_threshold, compensated_sum, js_distance, psi_from_shares,
-    sorted_finite_or_inf,
+    sorted_finite_or_inf, validate,
 };
 use crate::error::{Error, Result, Sample};
 
@@ -97,10 +97,16 @@ pub fn wasserstein_test(reference: &[f64], current: &[f64], threshold: f64) -> R
 
 /// `np.quantile(sorted, q)` with numpy's default `linear` method, on a sorted non-empty slice.
 pub(crate) fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
-    let n = sorted.len();
+    quantile_linear_by(sorted.len(), q, |k| {
+        sorted.get(k).copied().unwrap_or(f64::NAN)
+    })
+}
+
+/// [`quantile_linear`] of a sample of `n` values whose `k`-th smallest is `get(k)` (called
+/// with `k < n` only).
+fn quantile_linear_by(n: usize, q: f64, mut get: impl FnMut(usize) -> f64) -> f64 {
     let last = n.saturating_sub(1);
     let virt = (n as f64 - 1.0) * q;
-    let get = |k: usize| sorted.get(k.min(last)).copied().unwrap_or(f64::NAN);
     if virt >= last as f64 {
         return get(last);
     }
@@ -110,7 +116,7 @@ pub(crate) fn quantile_linear(sorted: &[f64], q: f64) -> f64 {
     let prev = virt.floor();
     let gamma = virt - prev;
     let k = prev as usize;
-    let (a, b) = (get(k), get(k + 1));
+    let (a, b) = (get(k.min(last)), get((k + 1).min(last)));
     let diff = b - a;
     if gamma >= 0.5 {
         b - diff * (1.0 - gamma)
@@ -151,7 +157,8 @@ fn count_at_most(x: &[f64], edge: f64) -> usize {
 /// `Σ (ref - cur) ln(ref / cur)`; drifted when `≥ threshold` (0.1 is the usual "moderate shift"
 /// level, 0.25 "major").
 ///
-/// `O((n + m) log n)`.
+/// `O((n + m) · n_bins)` for large references (quantiles selected, not sorted; see the
+/// source), `O(n log n + m · n_bins)` otherwise.
 ///
 /// # Errors
 /// Empty samples, NaN or infinite values, `n_bins < 2`, a negative threshold.
@@ -164,26 +171,174 @@ pub fn psi_test(
 ) -> Result<TestResult> {
     check_threshold(threshold)?;
     check_bins(n_bins)?;
-    let r = sorted_finite_or_inf(reference, Sample::Reference, false)?;
-    let c = sorted_finite_or_inf(current, Sample::Current, false)?;
+    validate(reference, Sample::Reference, false)?;
+    validate(current, Sample::Current, false)?;
+    let (edges, below) = psi_reference_bins(reference, n_bins);
+    let n = reference.len() as f64;
+    let mut ref_shares = Vec::with_capacity(edges.len() + 1);
+    let mut prev = 0_usize;
+    for &k in &below {
+        ref_shares.push((k - prev) as f64 / n);
+        prev = k;
+    }
+    ref_shares.push((reference.len() - prev) as f64 / n);
+    // Current shares in one pass, without sorting: a value's bin is the number of edges at or
+    // below it (the same bins as `count_below` on a sorted copy).
+    let mut counts = vec![0_u64; edges.len() + 1];
+    for &x in current {
+        let bin = edges.iter().filter(|&&e| e <= x).count();
+        if let Some(c) = counts.get_mut(bin) {
+            *c += 1;
+        }
+    }
+    let m = current.len() as f64;
+    let cur_shares: Vec<f64> = counts.iter().map(|&c| c as f64 / m).collect();
+    let stat = psi_from_shares(&ref_shares, &cur_shares, PSI_EPSILON);
+    Ok(TestResult::from_distance(TestKind::Psi, stat, threshold))
+}
+
+/// Smallest reference for which [`psi_reference_bins`] selects quantiles instead of sorting.
+const PSI_SELECT_MIN_LEN: usize = 1 << 16;
+/// Most bins for which it does.
+const PSI_SELECT_MAX_BINS: usize = 64;
+
+/// The PSI bin edges of a validated reference (its linear quantiles at `i / n_bins`, repeated
+/// edges removed) and, per edge, the number of reference values below it.
+fn psi_reference_bins(reference: &[f64], n_bins: usize) -> (Vec<f64>, Vec<usize>) {
+    if let Some(out) = psi_reference_bins_select(reference, n_bins) {
+        return out;
+    }
+    let r = super::sort::sorted_copy(reference);
     let mut edges: Vec<f64> = (1..n_bins)
         .map(|i| quantile_linear(&r, i as f64 / n_bins as f64))
         .collect();
     edges.dedup();
-    let shares = |x: &[f64]| -> Vec<f64> {
-        let n = x.len() as f64;
-        let mut out = Vec::with_capacity(edges.len() + 1);
-        let mut below = 0_usize;
-        for &e in &edges {
-            let k = count_below(x, e);
-            out.push((k - below) as f64 / n);
-            below = k;
+    let below = edges.iter().map(|&e| count_below(&r, e)).collect();
+    (edges, below)
+}
+
+/// [`psi_reference_bins`] without sorting the reference: a sorted strided sample gives, for
+/// every order statistic the quantiles need, a bracket of values that contains it with
+/// overwhelming probability; one pass counts the values below each bracket and collects those
+/// inside; the order statistics are then selected within the brackets. The result is exactly
+/// the sorted path's (same order statistics, same interpolation, same counts); `None` (fall
+/// back to sorting) when the sample is too small, there are too many bins, or a needed order
+/// statistic fell outside its bracket.
+fn psi_reference_bins_select(r: &[f64], n_bins: usize) -> Option<(Vec<f64>, Vec<usize>)> {
+    let n = r.len();
+    if n < PSI_SELECT_MIN_LEN || n_bins > PSI_SELECT_MAX_BINS {
+        return None;
+    }
+    let qs: Vec<f64> = (1..n_bins).map(|i| i as f64 / n_bins as f64).collect();
+    let mut ranks = Vec::with_capacity(2 * qs.len());
+    for &q in &qs {
+        quantile_linear_by(n, q, |k| {
+            ranks.push(k);
+            0.0
+        });
+    }
+    ranks.sort_unstable();
+    ranks.dedup();
+
+    let target = (n / 16).clamp(4096, 1 << 16);
+    let mut sample: Vec<f64> = r.iter().step_by((n / target).max(1)).copied().collect();
+    sample.sort_unstable_by(f64::total_cmp);
+    let s = sample.len();
+    let last = (s - 1) as f64;
+    let mut brackets: Vec<(f64, f64)> = Vec::with_capacity(ranks.len());
+    for &k in &ranks {
+        let p = k as f64 / (n - 1) as f64;
+        let pos = p * last;
+        let margin = 4.0 * (s as f64 * p * (1.0 - p)).sqrt() + 8.0;
+        let lo = if pos - margin <= 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            *sample.get((pos - margin).floor() as usize)?
+        };
+        let hi = if pos + margin >= last {
+            f64::INFINITY
+        } else {
+            *sample.get((pos + margin).ceil() as usize)?
+        };
+        brackets.push((lo, hi));
+    }
+    brackets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut merged: Vec<(f64, f64)> = Vec::with_capacity(brackets.len());
+    for (lo, hi) in brackets {
+        match merged.last_mut() {
+            Some(m) if lo <= m.1 => m.1 = m.1.max(hi),
+            _ => merged.push((lo, hi)),
         }
-        out.push((x.len() - below) as f64 / n);
-        out
-    };
-    let stat = psi_from_shares(&shares(&r), &shares(&c), PSI_EPSILON);
-    Ok(TestResult::from_distance(TestKind::Psi, stat, threshold))
+    }
+    let los: Vec<f64> = merged.iter().map(|b| b.0).collect();
+    let his: Vec<f64> = merged.iter().map(|b| b.1).collect();
+
+    // One pass: values below each bracket (gaps[j] lie between bracket j-1 and bracket j),
+    // values inside each bracket collected.
+    let nb = merged.len();
+    let mut gaps = vec![0_usize; nb + 1];
+    let mut inside: Vec<Vec<f64>> = vec![Vec::new(); nb];
+    for &x in r {
+        let j = los.iter().filter(|&&lo| lo <= x).count();
+        match (j.checked_sub(1), his.get(j.wrapping_sub(1))) {
+            (Some(b), Some(&hi)) if x <= hi => inside.get_mut(b)?.push(x),
+            _ => *gaps.get_mut(j)? += 1,
+        }
+    }
+    let mut start = Vec::with_capacity(nb);
+    let mut acc = 0_usize;
+    for (g, b) in gaps.iter().zip(&inside) {
+        acc += g;
+        start.push(acc);
+        acc += b.len();
+    }
+
+    // The order statistics, each selected inside its bracket.
+    let mut stats: Vec<(usize, f64, usize)> = Vec::with_capacity(ranks.len());
+    for &k in &ranks {
+        let j = (0..nb).find(|&j| {
+            let (st, len) = (
+                start.get(j).copied().unwrap_or(0),
+                inside.get(j).map_or(0, Vec::len),
+            );
+            st <= k && k < st + len
+        })?;
+        let st = *start.get(j)?;
+        let buf = inside.get_mut(j)?;
+        let (_, v, _) = buf.select_nth_unstable_by(k - st, f64::total_cmp);
+        stats.push((k, *v, j));
+    }
+    let lookup = |k: usize| stats.iter().find(|s| s.0 == k).map(|s| (s.1, s.2));
+
+    let mut edges: Vec<(f64, usize)> = Vec::with_capacity(qs.len());
+    for &q in &qs {
+        let mut bracket = None;
+        let mut consistent = true;
+        let e = quantile_linear_by(n, q, |k| match lookup(k) {
+            Some((v, j)) => {
+                consistent &= bracket.is_none_or(|b| b == j);
+                bracket = Some(j);
+                v
+            }
+            None => {
+                consistent = false;
+                f64::NAN
+            }
+        });
+        let j = bracket?;
+        // Both order statistics and the edge in one bracket: every value before the bracket
+        // is below the edge, every value after it is above.
+        if !(consistent && *los.get(j)? <= e && e <= *his.get(j)?) {
+            return None;
+        }
+        edges.push((e, j));
+    }
+    edges.dedup_by(|a, b| a.0 == b.0);
+    let mut below = Vec::with_capacity(edges.len());
+    for &(e, j) in &edges {
+        below.push(start.get(j)? + inside.get(j)?.iter().filter(|&&x| x < e).count());
+    }
+    Some((edges.into_iter().map(|e| e.0).collect(), below))
 }
 
 /// Jensen–Shannon distance between binned numeric samples (Evidently's `jensenshannon` for
@@ -248,4 +403,81 @@ pub fn jensen_shannon_numeric_test(
         stat,
         threshold,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn sorted_path(r: &[f64], n_bins: usize) -> (Vec<f64>, Vec<usize>) {
+        let mut s = r.to_vec();
+        s.sort_unstable_by(f64::total_cmp);
+        let mut edges: Vec<f64> = (1..n_bins)
+            .map(|i| quantile_linear(&s, i as f64 / n_bins as f64))
+            .collect();
+        edges.dedup();
+        let below = edges.iter().map(|&e| count_below(&s, e)).collect();
+        (edges, below)
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn selected_quantiles_equal_the_sorted_ones() {
+        let mut state = 11_u64;
+        let mut uniform = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let n = 200_003;
+        let normal: Vec<f64> = (0..n)
+            .map(|_| (-2.0 * uniform().ln()).sqrt() * (std::f64::consts::TAU * uniform()).cos())
+            .collect();
+        let ties: Vec<f64> = (0..n).map(|_| (uniform() * 7.0).floor()).collect();
+        let zeros: Vec<f64> = (0..n)
+            .map(|i| match i % 3 {
+                0 => 0.0,
+                1 => -0.0,
+                _ => uniform() - 0.5,
+            })
+            .collect();
+        let skewed: Vec<f64> = (0..n).map(|_| (uniform() * 20.0).exp()).collect();
+        let mut sorted = normal.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let reversed: Vec<f64> = sorted.iter().rev().copied().collect();
+        // A period that divides the sampling stride: the sample sees one value only.
+        let periodic: Vec<f64> = (0..1 << 17).map(|i| f64::from(i % 4)).collect();
+        let constant = vec![3.5; 70_000];
+        for (name, data) in [
+            ("normal", &normal),
+            ("ties", &ties),
+            ("zeros", &zeros),
+            ("skewed", &skewed),
+            ("sorted", &sorted),
+            ("reversed", &reversed),
+            ("periodic", &periodic),
+            ("constant", &constant),
+        ] {
+            for n_bins in [2, 10, 33] {
+                let want = sorted_path(data, n_bins);
+                let got = psi_reference_bins(data, n_bins);
+                assert_eq!(bits(&got.0), bits(&want.0), "{name} {n_bins} edges");
+                assert_eq!(got.1, want.1, "{name} {n_bins} counts");
+                if name != "periodic" {
+                    assert!(
+                        psi_reference_bins_select(data, n_bins).is_some(),
+                        "{name} {n_bins}: fell back to sorting"
+                    );
+                }
+            }
+        }
+        // Small references and many bins take the sorting path.
+        assert!(psi_reference_bins_select(&normal[..1000], 10).is_none());
+        assert!(psi_reference_bins_select(&normal, 100).is_none());
+    }
 }
