@@ -26,6 +26,7 @@ pub use mlops_serve as serve;
 pub use mlops_train as train;
 
 pub mod lifecycle;
+pub mod retrain;
 
 /// Any error of the SDK, for programs that span layers (each crate's error is kept whole).
 #[derive(Debug, thiserror::Error)]

@@ -59,7 +59,10 @@ pub fn auto_pipeline(
         p = p.group(
             "num",
             numeric,
-            [Step::impute(ImputeStrategy::Median), Step::standard_scaler()],
+            [
+                Step::impute(ImputeStrategy::Median),
+                Step::standard_scaler(),
+            ],
         );
     }
     if !categorical.is_empty() {
@@ -176,7 +179,11 @@ pub fn register_outcome(
         .with_param("seed", summary.seed.to_string());
     meta.signature = serde_json::to_value(&outcome.bundle.signature).ok();
     meta.lineage.run_id = Some(run.run.clone());
-    meta.lineage.dataset_fingerprints = summary.datasets.iter().map(|d| d.fingerprint.hash).collect();
+    meta.lineage.dataset_fingerprints = summary
+        .datasets
+        .iter()
+        .map(|d| d.fingerprint.hash)
+        .collect();
     let bytes = outcome.bundle.to_bytes()?;
     let version = registry.register(name, bytes, meta, reason)?;
     Ok(Registered {
@@ -257,7 +264,11 @@ pub fn reproduce(
         .map_err(|_| not("its dataset snapshot is not in the registry"))?;
     let mut bytes = Vec::new();
     registry.load_dataset_to(&snapshot.fingerprint, &mut bytes)?;
-    let ext = if bytes.starts_with(b"PAR1") { "parquet" } else { "csv" };
+    let ext = if bytes.starts_with(b"PAR1") {
+        "parquet"
+    } else {
+        "csv"
+    };
     let path: PathBuf = scratch.join(format!("reproduce-{}-{}.{ext}", name, version.version));
     std::fs::write(&path, &bytes).map_err(|e| Error::Io {
         path: path.clone(),

@@ -24,7 +24,7 @@ pub(crate) type Res<T> = Result<T, Box<dyn std::error::Error>>;
     name = "mlops",
     version,
     about,
-    after_help = "Examples:\n  mlops data generate --rows 100000 --seed 7 customers.parquet\n  mlops data validate customers.parquet --write-schema schema.json\n  mlops data validate live.csv --schema schema.json --json\n  mlops data profile customers.parquet\n  mlops data fingerprint customers.csv --json\n  mlops train --data customers.parquet --target churned --positive yes --registry reg --name churn --alias champion\n  mlops registry list --registry reg churn\n  mlops registry verify --registry reg\n  mlops reproduce churn@1 --registry reg\n  mlops drift churn@champion live.parquet --registry reg --json drift.json"
+    after_help = "Examples:\n  mlops data generate --rows 100000 --seed 7 customers.parquet\n  mlops data validate customers.parquet --write-schema schema.json\n  mlops data validate live.csv --schema schema.json --json\n  mlops data profile customers.parquet\n  mlops data fingerprint customers.csv --json\n  mlops train --data customers.parquet --target churned --positive yes --registry reg --name churn --alias champion\n  mlops registry list --registry reg churn\n  mlops registry verify --registry reg\n  mlops reproduce churn@1 --registry reg\n  mlops drift churn@champion live.parquet --registry reg --json drift.json --html drift.html"
 )]
 struct Cli {
     #[command(subcommand)]

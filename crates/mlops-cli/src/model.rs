@@ -11,7 +11,9 @@ use mlops::lifecycle;
 use mlops::monitor::{DatasetDriftOptions, DriftConfig, DriftReport};
 use mlops::registry::{Registry, VersionRef};
 use mlops::train::select::SelectionMetric;
-use mlops::train::{CodeVersion, DecisionTree, EstimatorSpec, LogisticRegression, TrainConfig, TrainSpec};
+use mlops::train::{
+    CodeVersion, DecisionTree, EstimatorSpec, LogisticRegression, TrainConfig, TrainSpec,
+};
 
 use crate::{Res, print_json};
 
@@ -153,6 +155,9 @@ pub struct DriftArgs {
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write the self-contained HTML report here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Share of drifted columns that makes the dataset drifted.
     #[arg(long, default_value_t = 0.5)]
     pub share: f64,
@@ -183,8 +188,7 @@ pub fn parse_ref(s: &str) -> (&str, VersionRef<'_>) {
 }
 
 fn alias_target(r: &Registry, model: &str, alias: &str) -> Res<Option<u64>> {
-    Ok(r
-        .aliases(model)?
+    Ok(r.aliases(model)?
         .iter()
         .find(|(a, _)| a.as_str() == alias)
         .map(|(_, v)| *v))
@@ -235,7 +239,9 @@ pub fn train(args: TrainArgs) -> Res<ExitCode> {
     let pipeline = lifecycle::auto_pipeline(&schema, &args.target);
     let mut config = TrainConfig::new(args.target.clone(), positive, pipeline).seed(args.seed);
     config.metric = SelectionMetric::RocAuc;
-    config.code = std::env::current_dir().ok().and_then(|d| CodeVersion::detect(&d));
+    config.code = std::env::current_dir()
+        .ok()
+        .and_then(|d| CodeVersion::detect(&d));
     let mut estimators = Vec::new();
     if matches!(args.model, ModelChoice::Logistic | ModelChoice::Auto) {
         for l2 in [0.1, 1.0, 10.0] {
@@ -244,7 +250,9 @@ pub fn train(args: TrainArgs) -> Res<ExitCode> {
     }
     if matches!(args.model, ModelChoice::Tree | ModelChoice::Auto) {
         for depth in [4, 6, 8] {
-            estimators.push(EstimatorSpec::Tree(DecisionTree::new().max_depth(Some(depth))));
+            estimators.push(EstimatorSpec::Tree(
+                DecisionTree::new().max_depth(Some(depth)),
+            ));
         }
     }
     let spec = TrainSpec { config, estimators };
@@ -427,7 +435,9 @@ pub fn reproduce(args: ReproduceArgs) -> Res<ExitCode> {
     let r = open_registry(&args.registry, false)?;
     let (name, which) = parse_ref(&args.model);
     let scratch = tempdir_path()?;
-    let current = std::env::current_dir().ok().and_then(|d| CodeVersion::detect(&d));
+    let current = std::env::current_dir()
+        .ok()
+        .and_then(|d| CodeVersion::detect(&d));
     let result = lifecycle::reproduce(&r, name, which, current, &scratch);
     let _ = std::fs::remove_dir_all(&scratch);
     let result = result?;
@@ -483,17 +493,16 @@ pub fn drift(args: DriftArgs) -> Res<ExitCode> {
         }
         None => {
             let reference = read_path(Path::new(&args.reference), &ReadOptions::default())?;
-            mlops::monitor::drift_between_streams(
-                reference,
-                current,
-                &config,
-                &options,
-            )?
+            mlops::monitor::drift_between_streams(reference, current, &config, &options)?
         }
     };
     let report = DriftReport::from_stream_drift(&result, "mlops drift");
     if let Some(path) = &args.json {
         std::fs::write(path, report.to_json()?)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, report.to_html())
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     let mut out = std::io::stdout().lock();

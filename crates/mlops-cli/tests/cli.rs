@@ -108,24 +108,67 @@ fn train_registry_reproduce_and_drift() {
     let data = dir.path().join("customers.parquet");
     let live = dir.path().join("live.csv");
     let reg = dir.path().join("reg");
-    ok(&mlops(&["data", "generate", "--rows", "3000", "--seed", "1", s(&data)]));
-    ok(&mlops(&["data", "generate", "--rows", "1500", "--seed", "2", s(&live)]));
+    ok(&mlops(&[
+        "data",
+        "generate",
+        "--rows",
+        "3000",
+        "--seed",
+        "1",
+        s(&data),
+    ]));
+    ok(&mlops(&[
+        "data",
+        "generate",
+        "--rows",
+        "1500",
+        "--seed",
+        "2",
+        s(&live),
+    ]));
 
     let o = mlops(&[
-        "train", "--data", s(&data), "--target", "churned", "--positive", "yes", "--model",
-        "logistic", "--seed", "3", "--registry", s(&reg), "--name", "churn", "--alias",
-        "champion", "--json",
+        "train",
+        "--data",
+        s(&data),
+        "--target",
+        "churned",
+        "--positive",
+        "yes",
+        "--model",
+        "logistic",
+        "--seed",
+        "3",
+        "--registry",
+        s(&reg),
+        "--name",
+        "churn",
+        "--alias",
+        "champion",
+        "--json",
     ]);
     ok(&o);
     let trained: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(trained["version"], 1);
     assert!(trained["metrics"]["roc_auc"].as_f64().unwrap() > 0.7);
-    assert_eq!(trained["selection"]["candidates"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        trained["selection"]["candidates"].as_array().unwrap().len(),
+        3
+    );
 
     // A second version with the tree family, default positive (the less frequent value).
     let o = mlops(&[
-        "train", "--data", s(&data), "--target", "churned", "--model", "tree", "--registry",
-        s(&reg), "--name", "churn",
+        "train",
+        "--data",
+        s(&data),
+        "--target",
+        "churned",
+        "--model",
+        "tree",
+        "--registry",
+        s(&reg),
+        "--name",
+        "churn",
     ]);
     ok(&o);
     assert!(String::from_utf8_lossy(&o.stdout).contains("registered churn@2"));
@@ -133,9 +176,25 @@ fn train_registry_reproduce_and_drift() {
     let o = mlops(&["registry", "list", "--registry", s(&reg), "churn"]);
     ok(&o);
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("churn@1") && text.contains("champion"), "{text}");
-    ok(&mlops(&["registry", "show", "--registry", s(&reg), "churn@champion", "--json"]));
-    ok(&mlops(&["registry", "promote", "--registry", s(&reg), "churn@2"]));
+    assert!(
+        text.contains("churn@1") && text.contains("champion"),
+        "{text}"
+    );
+    ok(&mlops(&[
+        "registry",
+        "show",
+        "--registry",
+        s(&reg),
+        "churn@champion",
+        "--json",
+    ]));
+    ok(&mlops(&[
+        "registry",
+        "promote",
+        "--registry",
+        s(&reg),
+        "churn@2",
+    ]));
     let o = mlops(&["registry", "rollback", "--registry", s(&reg), "churn"]);
     ok(&o);
     assert!(String::from_utf8_lossy(&o.stdout).contains("-> 1"));
@@ -158,11 +217,25 @@ fn train_registry_reproduce_and_drift() {
 
     // Drift of fresh undrifted data against the champion's profile: stable (exit 0).
     let report = dir.path().join("drift.json");
+    let html = dir.path().join("drift.html");
     let o = mlops(&[
-        "drift", "churn@champion", s(&live), "--registry", s(&reg), "--json", s(&report),
+        "drift",
+        "churn@champion",
+        s(&live),
+        "--registry",
+        s(&reg),
+        "--json",
+        s(&report),
+        "--html",
+        s(&html),
     ]);
     ok(&o);
-    assert!(std::fs::read_to_string(&report).unwrap().contains("mlops.drift-report"));
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("mlops.drift-report")
+    );
     // File against file works too.
     ok(&mlops(&["drift", s(&data), s(&live)]));
 }
@@ -177,17 +250,36 @@ fn first_failures_are_clear() {
 
     // Missing file.
     let o = mlops(&[
-        "train", "--data", "/nonexistent/d.csv", "--target", "churned", "--registry", s(&reg),
-        "--name", "m",
+        "train",
+        "--data",
+        "/nonexistent/d.csv",
+        "--target",
+        "churned",
+        "--registry",
+        s(&reg),
+        "--name",
+        "m",
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("/nonexistent/d.csv"), "{}", err(&o));
     // Wrong target column.
     let o = mlops(&[
-        "train", "--data", s(&data), "--target", "nope", "--registry", s(&reg), "--name", "m",
+        "train",
+        "--data",
+        s(&data),
+        "--target",
+        "nope",
+        "--registry",
+        s(&reg),
+        "--name",
+        "m",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(err(&o).contains("nope") && err(&o).contains("churned"), "{}", err(&o));
+    assert!(
+        err(&o).contains("nope") && err(&o).contains("churned"),
+        "{}",
+        err(&o)
+    );
     // Single-class target.
     let single = dir.path().join("single.csv");
     let mut text = String::from("x,y\n");
@@ -196,21 +288,47 @@ fn first_failures_are_clear() {
     }
     std::fs::write(&single, text).unwrap();
     let o = mlops(&[
-        "train", "--data", s(&single), "--target", "y", "--registry", s(&reg), "--name", "m",
+        "train",
+        "--data",
+        s(&single),
+        "--target",
+        "y",
+        "--registry",
+        s(&reg),
+        "--name",
+        "m",
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("only"), "{}", err(&o));
     // Positive value absent.
     let o = mlops(&[
-        "train", "--data", s(&data), "--target", "churned", "--positive", "maybe", "--registry",
-        s(&reg), "--name", "m",
+        "train",
+        "--data",
+        s(&data),
+        "--target",
+        "churned",
+        "--positive",
+        "maybe",
+        "--registry",
+        s(&reg),
+        "--name",
+        "m",
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("maybe"), "{}", err(&o));
     // Unknown model name and alias.
     ok(&mlops(&[
-        "train", "--data", s(&data), "--target", "churned", "--model", "logistic", "--registry",
-        s(&reg), "--name", "m",
+        "train",
+        "--data",
+        s(&data),
+        "--target",
+        "churned",
+        "--model",
+        "logistic",
+        "--registry",
+        s(&reg),
+        "--name",
+        "m",
     ]));
     let o = mlops(&["registry", "show", "--registry", s(&reg), "ghost"]);
     assert_eq!(o.status.code(), Some(1));
@@ -220,12 +338,26 @@ fn first_failures_are_clear() {
     assert!(err(&o).contains("nosuchalias"), "{}", err(&o));
     // Unknown model family: a usage error.
     let o = mlops(&[
-        "train", "--data", s(&data), "--target", "churned", "--model", "forest", "--registry",
-        s(&reg), "--name", "m",
+        "train",
+        "--data",
+        s(&data),
+        "--target",
+        "churned",
+        "--model",
+        "forest",
+        "--registry",
+        s(&reg),
+        "--name",
+        "m",
     ]);
     assert_eq!(o.status.code(), Some(2));
     // No registry there.
-    let o = mlops(&["registry", "list", "--registry", s(&dir.path().join("none"))]);
+    let o = mlops(&[
+        "registry",
+        "list",
+        "--registry",
+        s(&dir.path().join("none")),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     // Corrupted registry: flip a byte of the stored bundle blob; verify fails (exit 1) and
     // loading it is a typed error naming the blob, not a wrong model.

@@ -20,9 +20,8 @@ use mlops_train::trainer::binary_labels;
 use mlops_train::{Estimator, LogisticRegression, Model, TrainingSet};
 
 fn bench_dir() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_string()
-    });
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_string());
     let dir = PathBuf::from(target).join("bench-data");
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -59,12 +58,19 @@ fn data(rows: u64) -> (RecordBatch, RecordBatch) {
 /// The timed part: pipeline fit + transform + logistic fit.
 fn fit(train: &RecordBatch) -> (FittedPipeline, Model) {
     let pipeline = synth::churn_pipeline(ImputeStrategy::Median)
-        .fit(BatchStream::from_batches(train.schema(), vec![train.clone()]))
+        .fit(BatchStream::from_batches(
+            train.schema(),
+            vec![train.clone()],
+        ))
         .unwrap();
     let x = pipeline.transform(train).unwrap();
     let (y, _) = binary_labels(train, LABEL_COLUMN, POSITIVE_LABEL).unwrap();
     let set = TrainingSet::new(x.data.view(), &y, &x.names).unwrap();
-    let fitted = LogisticRegression::new().check().unwrap().fit(&set).unwrap();
+    let fitted = LogisticRegression::new()
+        .check()
+        .unwrap()
+        .fit(&set)
+        .unwrap();
     assert!(fitted.diagnostics.converged, "{:?}", fitted.diagnostics);
     (pipeline, fitted.model)
 }
