@@ -1,30 +1,45 @@
-//! The churn lifecycle: the README's main job.
+//! The churn lifecycle: the README's main job, a model's whole production life in one process.
 //!
-//! Today it runs the data stage end to end on generated data: generate customers, write them as
-//! Parquet and CSV, infer and validate a schema, fingerprint both files (the same logical table
-//! gives the same hash), profile, split (stratified, seeded), fit the preprocessing pipeline,
-//! then generate a drifted "live" month and show what validation and the drift tests (against the
-//! stored training profile) see, writing a JSON drift report.
-//! Training, the registry, serving and the closed retraining loop join it as their crates land.
+//! 1. generate customer data (Parquet + CSV), validate and profile it, fingerprint both files;
+//! 2. train candidates (logistic regression with a small L2 search, decision trees), select the
+//!    best on validation rows, register it with its dataset snapshot, run and lineage, promote it;
+//! 3. serve it in-process behind a deployment that follows the `champion` alias;
+//! 4. stream two months of live traffic — a calm one, then one with data drift and a concept
+//!    change — with labels arriving after the predictions;
+//! 5. after each month a retrain policy decides from the evidence (drift against the training
+//!    profile, accuracy and AUC of the joined outcomes, an ADWIN detector on the error stream);
+//!    when it fires, a challenger is trained on fresh data, compared with the champion on one
+//!    holdout with DeLong's test, registered, and promoted only if it wins;
+//! 6. show the audit trail (hash chain verified), reproduce the champion bit for bit, write the
+//!    HTML drift report and the model card, and print a summary.
 //!
 //! Run: `cargo run --release --example churn_lifecycle -- [--rows N] [--seed S] [--out DIR]`
 
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use mlops::data::BatchStream;
+use mlops::data::arrow::RecordBatch;
 use mlops::data::fingerprint::fingerprint_stream;
 use mlops::data::ingest::{
     CsvOptions, ParquetOptions, read_csv_path, read_parquet_path, write_csv_path,
 };
 use mlops::data::profile::{ProfileOptions, profile_stream};
-use mlops::data::schema::{InferOptions, TableSchema, validate, validate_batch};
-use mlops::data::split::{SplitRatios, label_values, take_rows, train_val_test_split};
+use mlops::data::schema::{InferOptions, TableSchema, validate};
 use mlops::data::synth::{
     self, CategoryMix, ChurnConfig, ChurnGenerator, ConceptDrift, CovariateShift, DriftSpec,
 };
 use mlops::data::transform::ImputeStrategy;
-use mlops::monitor::{DatasetDriftOptions, DriftConfig, DriftReport, drift_against_profile};
+use mlops::lifecycle;
+use mlops::monitor::performance::Metric;
+use mlops::monitor::{DatasetDriftOptions, DriftReport, RetrainPolicy};
+use mlops::registry::{Registry, VersionRef};
+use mlops::retrain::{LoopConfig, RetrainLoop};
+use mlops::serve::events::{ChannelSink, LabelJoiner};
+use mlops::serve::value::records_from_batch;
+use mlops::serve::Deployment;
+use mlops::train::{CodeVersion, DecisionTree, EstimatorSpec, LogisticRegression, TrainConfig, TrainSpec};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -36,7 +51,7 @@ struct Args {
 
 fn parse_args() -> Res<Args> {
     let mut args = Args {
-        rows: 200_000,
+        rows: 50_000,
         seed: 7,
         out: PathBuf::from("target/churn_lifecycle"),
     };
@@ -49,21 +64,60 @@ fn parse_args() -> Res<Args> {
             "--out" => args.out = PathBuf::from(value()?),
             "-h" | "--help" => {
                 println!(
-                    "churn_lifecycle [--rows N (200000)] [--seed S (7)] [--out DIR (target/churn_lifecycle)]"
+                    "churn_lifecycle [--rows N (50000)] [--seed S (7)] [--out DIR (target/churn_lifecycle)]"
                 );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),
         }
     }
-    if args.rows < 100 {
-        return Err("--rows must be at least 100".into());
+    if args.rows < 2_000 {
+        return Err("--rows must be at least 2000".into());
     }
     Ok(args)
 }
 
 fn step(n: usize, title: &str) {
     println!("\n[{n}] {title}");
+}
+
+/// A one-line progress bar on a terminal; a few plain lines otherwise.
+struct Progress {
+    label: &'static str,
+    total: u64,
+    tty: bool,
+    last: u64,
+}
+
+impl Progress {
+    fn new(label: &'static str, total: u64) -> Self {
+        Self {
+            label,
+            total: total.max(1),
+            tty: std::io::stderr().is_terminal(),
+            last: 0,
+        }
+    }
+    fn set(&mut self, done: u64) {
+        let pct = done * 100 / self.total;
+        if self.tty {
+            let filled = (pct / 4) as usize;
+            eprint!(
+                "\r    {} [{}{}] {done}/{} ",
+                self.label,
+                "=".repeat(filled),
+                " ".repeat(25 - filled.min(25)),
+                self.total
+            );
+            if done >= self.total {
+                eprintln!();
+            }
+        } else if pct >= self.last + 50 || done >= self.total {
+            self.last = pct;
+            eprintln!("    {} {pct}%", self.label);
+        }
+        let _ = std::io::stderr().flush();
+    }
 }
 
 fn main() {
@@ -73,10 +127,148 @@ fn main() {
     }
 }
 
+fn world(rows: u64, seed: u64, drift: DriftSpec) -> Res<RecordBatch> {
+    Ok(ChurnGenerator::new(ChurnConfig {
+        rows,
+        seed,
+        null_rate: 0.02,
+        drift,
+    })?
+    .to_batch()?)
+}
+
+/// The changed world of month 2: pricier plans, more month-to-month contracts, and in the
+/// north long-standing customers now churn more.
+fn drifted() -> DriftSpec {
+    DriftSpec {
+        covariate_shift: vec![CovariateShift {
+            column: "monthly_charges".into(),
+            shift_std: 0.8,
+            scale: 1.0,
+        }],
+        category_mix: vec![CategoryMix {
+            column: "contract".into(),
+            weights: vec![
+                ("month-to-month".into(), 0.8),
+                ("one-year".into(), 0.1),
+                ("two-year".into(), 0.1),
+            ],
+        }],
+        concept: Some(ConceptDrift {
+            column: "region".into(),
+            value: "north".into(),
+            strength: 2.5,
+        }),
+    }
+}
+
+fn spec(seed: u64) -> TrainSpec {
+    let mut config = TrainConfig::new(
+        synth::LABEL_COLUMN,
+        synth::POSITIVE_LABEL,
+        synth::churn_pipeline(ImputeStrategy::Median),
+    )
+    .seed(seed);
+    config.code = std::env::current_dir()
+        .ok()
+        .and_then(|d| CodeVersion::detect(&d));
+    TrainSpec {
+        config,
+        estimators: vec![
+            EstimatorSpec::Logistic(LogisticRegression::new().l2(0.1)),
+            EstimatorSpec::Logistic(LogisticRegression::new().l2(1.0)),
+            EstimatorSpec::Logistic(LogisticRegression::new().l2(10.0)),
+            EstimatorSpec::Tree(DecisionTree::new().max_depth(Some(6))),
+            EstimatorSpec::Tree(DecisionTree::new().max_depth(Some(8))),
+        ],
+    }
+}
+
+struct MonthResult {
+    requests: u64,
+    failed: u64,
+    accuracy: f64,
+    roc_auc: Option<f64>,
+    versions: std::collections::BTreeSet<u64>,
+    micros: f64,
+}
+
+/// Serves one month of traffic through the deployment; labels arrive after the predictions and
+/// are joined by request id; the retraining loop sees the inputs and the joined outcomes.
+fn serve_month(
+    deployment: &Deployment,
+    events: &std::sync::mpsc::Receiver<mlops::core::event::PredictionEvent>,
+    joiner: &mut LabelJoiner,
+    lp: &mut RetrainLoop<'_>,
+    traffic: &RecordBatch,
+    month: &str,
+) -> Res<MonthResult> {
+    let records = records_from_batch(traffic)?;
+    let (truth, _) = mlops::train::trainer::binary_labels(
+        traffic,
+        synth::LABEL_COLUMN,
+        synth::POSITIVE_LABEL,
+    )?;
+    let mut progress = Progress::new("requests", records.len() as u64);
+    let mut failed = 0u64;
+    let mut versions = std::collections::BTreeSet::new();
+    let t = Instant::now();
+    let mut ids = Vec::with_capacity(records.len());
+    for (i, record) in records.iter().enumerate() {
+        let key = format!("{month}-{i}");
+        match deployment.predict(record, Some(&key)) {
+            Ok(p) => {
+                versions.insert(p.version);
+                ids.push(Some(p.request_id));
+            }
+            Err(_) => {
+                failed += 1;
+                ids.push(None);
+            }
+        }
+        if i % 1000 == 999 {
+            progress.set(i as u64 + 1);
+        }
+    }
+    let micros = t.elapsed().as_secs_f64() * 1e6 / records.len().max(1) as f64;
+    progress.set(records.len() as u64);
+    for event in events.try_iter() {
+        joiner.add_prediction(&event);
+    }
+    lp.observe_inputs(traffic.clone());
+    // The labels arrive later: join them by request id and feed the outcomes to the loop.
+    let now = mlops::core::event::now_ms();
+    for (id, &positive) in ids.iter().zip(&truth) {
+        let Some(id) = id else { continue };
+        let outcome = mlops::core::event::OutcomeEvent {
+            request_id: id.clone(),
+            time_ms: now,
+            positive,
+        };
+        if let Some(j) = joiner.add_outcome(&outcome) {
+            let (p, y) = j.pair();
+            lp.observe_outcome(now, p, y)?;
+        }
+    }
+    let m = lp.performance().metrics();
+    Ok(MonthResult {
+        requests: records.len() as u64,
+        failed,
+        accuracy: m.accuracy().unwrap_or(f64::NAN),
+        roc_auc: lp.performance().roc_auc(),
+        versions,
+        micros,
+    })
+}
+
 fn run() -> Res<()> {
     let args = parse_args()?;
     let started = Instant::now();
     std::fs::create_dir_all(&args.out)?;
+    let registry_dir = args.out.join("registry");
+    if registry_dir.exists() {
+        std::fs::remove_dir_all(&registry_dir)?;
+    }
     println!(
         "mlops-rs churn lifecycle: {} customers, seed {}, output in {}",
         args.rows,
@@ -84,7 +276,7 @@ fn run() -> Res<()> {
         args.out.display()
     );
 
-    step(1, "generate customer data");
+    step(1, "generate customer data, validate, fingerprint and profile it");
     let t = Instant::now();
     let generator = ChurnGenerator::new(ChurnConfig {
         rows: args.rows,
@@ -95,181 +287,269 @@ fn run() -> Res<()> {
     let csv = args.out.join("customers.csv");
     generator.write_parquet(&parquet, 65_536)?;
     write_csv_path(&csv, generator.batches(65_536)?)?;
-    println!(
-        "    wrote {} ({} KiB) and {} ({} KiB) in {:.2?}",
-        parquet.display(),
-        std::fs::metadata(&parquet)?.len() / 1024,
-        csv.display(),
-        std::fs::metadata(&csv)?.len() / 1024,
-        t.elapsed()
-    );
-
-    step(2, "infer a schema and validate the data against it");
     let read = || read_parquet_path(&parquet, &ParquetOptions::default());
     let schema = TableSchema::infer(read()?, &InferOptions::default())?;
     let report = validate(&schema, read()?)?;
-    println!(
-        "    {} columns inferred; validation of {} rows: {}",
-        schema.columns.len(),
-        report.rows,
-        if report.is_valid() {
-            "no violations"
-        } else {
-            "VIOLATIONS"
-        }
-    );
-
-    step(3, "fingerprint: one logical table, two file formats");
     let fp_parquet = fingerprint_stream(read()?)?;
     let fp_csv = fingerprint_stream(read_csv_path(&csv, &CsvOptions::default())?)?;
-    println!(
-        "    parquet {}  ({} rows)",
-        fp_parquet.hash, fp_parquet.rows
-    );
-    println!("    csv     {}  ({} rows)", fp_csv.hash, fp_csv.rows);
-    println!(
-        "    {}",
-        if fp_parquet.hash == fp_csv.hash {
-            "identical: the fingerprint ignores format, compression and batching"
-        } else {
-            "DIFFERENT (types inferred from CSV differ from the Parquet schema)"
-        }
-    );
-
-    step(4, "profile (mergeable statistics for later drift checks)");
     let profile = profile_stream(read()?, &ProfileOptions::default())?;
-    for name in ["tenure_months", "monthly_charges", "plan", "churned"] {
-        let Some(col) = profile.column(name) else {
-            continue;
-        };
-        if let Some(n) = col.as_numeric() {
-            println!(
-                "    {name:<16} mean {:>9.3}  std {:>9.3}  p50 {:>9.3}  nulls {}",
-                n.mean().unwrap_or(f64::NAN),
-                n.std_population().unwrap_or(f64::NAN),
-                n.quantile(0.5).unwrap_or(f64::NAN),
-                n.nulls()
-            );
-        } else if let Some(c) = col.as_categorical() {
-            let top: Vec<String> = c.top(4).iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!("    {name:<16} {}", top.join("  "));
-        }
-    }
-
-    step(
-        5,
-        "split train / validation / test (stratified by the label, seeded)",
+    let churn_rate = profile
+        .column(synth::LABEL_COLUMN)
+        .and_then(|c| c.as_categorical())
+        .map(|c| {
+            c.top(2)
+                .iter()
+                .find(|(k, _)| k == synth::POSITIVE_LABEL)
+                .map_or(0.0, |(_, v)| *v as f64 / args.rows as f64)
+        })
+        .unwrap_or(f64::NAN);
+    println!(
+        "    {} rows × {} columns in {:.2?}; validation: {}; churn rate {:.3}",
+        report.rows,
+        schema.columns.len(),
+        t.elapsed(),
+        if report.is_valid() { "no violations" } else { "VIOLATIONS" },
+        churn_rate
     );
-    let table = generator.to_batch()?;
-    let labels = label_values(&table, synth::LABEL_COLUMN)?;
-    let ratios = SplitRatios::new(0.6, 0.2, 0.2)?;
-    let split = train_val_test_split(table.num_rows(), &ratios, args.seed, Some(&labels))?;
-    let positive_rate = |idx: &[usize]| {
-        idx.iter()
-            .filter(|&&i| labels.get(i).is_some_and(|l| l == synth::POSITIVE_LABEL))
-            .count() as f64
-            / idx.len().max(1) as f64
-    };
-    for (name, idx) in [
-        ("train", &split.train),
-        ("validation", &split.validation),
-        ("test", &split.test),
-    ] {
-        println!(
-            "    {name:<10} {:>8} rows, churn rate {:.3}",
-            idx.len(),
-            positive_rate(idx)
-        );
-    }
-    let train = take_rows(&table, &split.train)?;
-    let test = take_rows(&table, &split.test)?;
+    println!(
+        "    fingerprint {} — Parquet and CSV {}",
+        fp_parquet.hash,
+        if fp_parquet.hash == fp_csv.hash { "agree" } else { "DIFFER" }
+    );
 
-    step(6, "fit the preprocessing pipeline on the training rows");
+    step(2, "train candidates, select on validation rows, register and promote");
     let t = Instant::now();
-    let fitted = synth::churn_pipeline(ImputeStrategy::Median).fit(BatchStream::from_batches(
-        train.schema(),
-        vec![train.clone()],
-    ))?;
-    let x_train = fitted.transform(&train)?;
-    let x_test = fitted.transform(&test)?;
-    let bytes = fitted.to_bytes()?;
-    println!(
-        "    {} input columns -> {} features; train {:?}, test {:?}; fit + transform in {:.2?}",
-        fitted.input_columns().len(),
-        fitted.feature_names().len(),
-        x_train.data.dim(),
-        x_test.data.dim(),
-        t.elapsed()
-    );
-    println!(
-        "    fitted pipeline: {} bytes, sha256 {}",
-        bytes.len(),
-        mlops::core::hash_bytes(&bytes)
-    );
-
-    step(7, "a drifted live month: validation and drift tests");
-    let live = ChurnGenerator::new(ChurnConfig {
-        rows: (args.rows / 4).max(1_000),
-        seed: args.seed + 1,
-        null_rate: 0.02,
-        drift: DriftSpec {
-            covariate_shift: vec![CovariateShift {
-                column: "monthly_charges".into(),
-                shift_std: 0.8,
-                scale: 1.0,
-            }],
-            category_mix: vec![CategoryMix {
-                column: "contract".into(),
-                weights: vec![
-                    ("month-to-month".into(), 0.8),
-                    ("one-year".into(), 0.1),
-                    ("two-year".into(), 0.1),
-                ],
-            }],
-            concept: Some(ConceptDrift {
-                column: "region".into(),
-                value: "north".into(),
-                strength: 1.0,
-            }),
-        },
-    })?
-    .to_batch()?;
-    let live_report = validate_batch(&schema, &live, 0);
-    println!("    validation against the training schema:");
-    for line in live_report.to_string().lines().take(8) {
-        println!("      {line}");
+    let registry = Arc::new(Registry::open(&registry_dir)?);
+    let model = "churn";
+    let v1 = lifecycle::train_and_register(
+        &registry,
+        model,
+        &spec(args.seed),
+        &parquet,
+        "initial training",
+    )?;
+    let b1 = &v1.outcome.bundle;
+    if let Some(sel) = &b1.training.selection {
+        for c in &sel.candidates {
+            println!("    {:<62} validation AUC {:.4}", c.label, c.score);
+        }
+        println!("    -> {}", sel.reason);
     }
-    // The reference is the stored training profile: no training rows are needed to check drift.
-    let options = DatasetDriftOptions {
+    println!(
+        "    registered {model}@{} in {:.2?}: test AUC {:.4}, accuracy {:.4} on {} held-out rows",
+        v1.version.version,
+        t.elapsed(),
+        b1.metrics.get("roc_auc").copied().unwrap_or(f64::NAN),
+        b1.metrics.get("accuracy").copied().unwrap_or(f64::NAN),
+        b1.training.rows.test
+    );
+    registry.set_alias(model, "champion", v1.version.version, None, "first model")?;
+    let champion_auc = b1.metrics.get("roc_auc").copied().unwrap_or(0.8);
+    let champion_accuracy = b1.metrics.get("accuracy").copied().unwrap_or(0.8);
+
+    step(3, "serve in-process, following the champion alias");
+    let deployment = Arc::new(Deployment::from_registry(
+        &registry,
+        model,
+        VersionRef::Alias("champion"),
+    )?);
+    let (sink, events) = ChannelSink::new(1 << 20);
+    deployment.add_sink(Arc::new(sink));
+    let follower = deployment.follow_alias(
+        Arc::clone(&registry),
+        model,
+        "champion",
+        Duration::from_millis(50),
+    )?;
+    let mut joiner = LabelJoiner::new(1 << 20);
+    let mut config = LoopConfig::new(model);
+    config.policy = RetrainPolicy::any([
+        RetrainPolicy::metric_below(Metric::Accuracy, champion_accuracy - 0.03, 500),
+        RetrainPolicy::metric_below(Metric::RocAuc, champion_auc - 0.03, 500),
+        RetrainPolicy::drifted_share(0.1),
+    ]);
+    config.drift_options = DatasetDriftOptions {
         exclude: vec![synth::ID_COLUMN.into(), synth::LABEL_COLUMN.into()],
         ..DatasetDriftOptions::default()
     };
-    let live_stream = BatchStream::from_batches(live.schema(), vec![live.clone()]);
-    let result = drift_against_profile(&profile, live_stream, &DriftConfig::default(), &options)?;
-    let report_path = args.out.join("drift_report.json");
-    std::fs::write(
-        &report_path,
-        DriftReport::from_stream_drift(&result, "churn_lifecycle example").to_json()?,
-    )?;
-    let drift = &result.drift;
+    let mut lp = RetrainLoop::new(&registry, config)?;
     println!(
-        "    drift against the training profile: {} of {} columns drifted (share {:.2}) -> dataset {}",
-        drift.n_drifted,
-        drift.columns.len(),
-        drift.share_drifted,
-        if drift.drifted { "DRIFTED" } else { "stable" }
+        "    serving {model}@{}; policy: accuracy < {:.3} or AUC < {:.3} over ≥500 outcomes, or ≥10% of columns drifted",
+        deployment.current().version(),
+        champion_accuracy - 0.03,
+        champion_auc - 0.03
     );
-    for c in drift.columns.iter().filter(|c| c.result.drifted) {
+
+    let month_rows = (args.rows / 2).max(1_000);
+    let mut summary = Vec::new();
+    let mut final_drift = None;
+    for (month, drift) in [("month 1", DriftSpec::default()), ("month 2", drifted())] {
+        let n = if month == "month 1" { 4 } else { 5 };
+        step(n, &format!("{month}: live traffic ({month_rows} requests), labels arrive later"));
+        let seed = args.seed + if month == "month 1" { 100 } else { 200 };
+        let traffic = world(month_rows, seed, drift.clone())?;
+        let r = serve_month(&deployment, &events, &mut joiner, &mut lp, &traffic, month)?;
         println!(
-            "      {:<20} {:?} statistic {:.4}",
-            c.column, c.result.test, c.result.statistic
+            "    {} requests, {} failed, {:.1} µs each; served by version(s) {:?}",
+            r.requests, r.failed, r.micros, r.versions
+        );
+        println!(
+            "    joined outcomes: accuracy {:.4}, AUC {}",
+            r.accuracy,
+            r.roc_auc.map_or("-".to_string(), |a| format!("{a:.4}"))
+        );
+        let (decision, run) = lp.decide()?;
+        if let Some(d) = lp.last_drift() {
+            let cols: Vec<&str> = d
+                .drift
+                .columns
+                .iter()
+                .filter(|c| c.drifted())
+                .map(|c| c.column.as_str())
+                .collect();
+            println!(
+                "    drift vs training profile: {} of {} columns ({})",
+                d.drift.n_drifted,
+                d.drift.columns.len(),
+                if cols.is_empty() { "none".to_string() } else { cols.join(", ") }
+            );
+            final_drift = Some(d.clone());
+        }
+        println!(
+            "    policy: {} — {}",
+            if decision.retrain { "RETRAIN" } else { "keep" },
+            decision.reason
+        );
+        let mut line = format!(
+            "{month}: acc {:.3}, auc {}, decision {}",
+            r.accuracy,
+            r.roc_auc.map_or("-".to_string(), |a| format!("{a:.3}")),
+            if decision.retrain { "retrain" } else { "keep" }
+        );
+        if decision.retrain {
+            let t = Instant::now();
+            let fresh = world(args.rows, seed + 1, drift.clone())?;
+            let holdout = world(month_rows, seed + 2, drift.clone())?;
+            let round = lp.retrain(&spec(seed), &fresh, &holdout, &run)?;
+            println!(
+                "    challenger {model}@{} vs champion @{} on {} holdout rows: AUC {:.4} vs {:.4}, DeLong p = {:.2e} -> {} ({:.2?})",
+                round.challenger,
+                round.champion,
+                holdout.num_rows(),
+                round.challenger_auc,
+                round.champion_auc,
+                round.p_value,
+                if round.promoted { "PROMOTED" } else { "champion kept" },
+                t.elapsed()
+            );
+            line.push_str(&format!(
+                ", challenger v{} auc {:.3} vs {:.3} -> {}",
+                round.challenger,
+                round.challenger_auc,
+                round.champion_auc,
+                if round.promoted { "promoted" } else { "kept champion" }
+            ));
+            // The deployment follows the alias: wait for the swap.
+            let target = lp.champion().0;
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while deployment.current().version() != target && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            println!(
+                "    deployment now serves {model}@{} (alias followed, {} reload(s))",
+                deployment.current().version(),
+                follower.reloads()
+            );
+        }
+        summary.push(line);
+    }
+
+    step(6, "after the swap: the changed world, served by the new champion");
+    let after = world(month_rows, args.seed + 300, drifted())?;
+    let probe = deployment.current();
+    let p_new = probe.bundle().predict_proba(&after)?;
+    let (y_after, _) = mlops::train::trainer::binary_labels(
+        &after,
+        synth::LABEL_COLUMN,
+        synth::POSITIVE_LABEL,
+    )?;
+    let (_, first) = lifecycle::load_bundle(&registry, model, VersionRef::Number(1))?;
+    let p_old = first.predict_proba(&after)?;
+    println!(
+        "    fresh drifted month: AUC of v1 {:.4}, of the serving v{} {:.4}",
+        mlops::train::metrics::roc_auc(&y_after, &p_old)?,
+        probe.version(),
+        mlops::train::metrics::roc_auc(&y_after, &p_new)?
+    );
+
+    step(7, "audit trail, verification, reproduction, reports");
+    let events_log = registry.events()?;
+    for e in events_log.iter().rev().take(8).rev() {
+        println!(
+            "    #{:<3} {:<16} {:<10} {}",
+            e.seq,
+            e.action.kind(),
+            e.target,
+            e.reason.chars().take(80).collect::<String>()
         );
     }
-    println!("    JSON drift report: {}", report_path.display());
-
+    let verify = registry.verify()?;
     println!(
-        "\ndone in {:.2?}. Next stages (training, registry, serving, retraining) arrive with their crates.",
-        started.elapsed()
+        "    {} events; hash chain and blobs verified: {}",
+        events_log.len(),
+        if verify.is_ok() { "OK" } else { "FAILED" }
     );
+    let scratch = args.out.join("scratch");
+    std::fs::create_dir_all(&scratch)?;
+    let repro = lifecycle::reproduce(
+        &registry,
+        model,
+        VersionRef::Number(1),
+        std::env::current_dir().ok().and_then(|d| CodeVersion::detect(&d)),
+        &scratch,
+    )?;
+    println!(
+        "    reproduce {model}@1 from its dataset snapshot: {}",
+        if repro.identical {
+            format!("bit-identical bundle ({})", repro.stored)
+        } else {
+            format!("DIFFERENT ({} vs {})", repro.stored, repro.retrained)
+        }
+    );
+    let card = registry.model_card(model, VersionRef::Alias("champion"))?;
+    let card_path = args.out.join("model_card.md");
+    std::fs::write(&card_path, card)?;
+    if let Some(d) = &final_drift {
+        let report = DriftReport::from_stream_drift(d, "churn_lifecycle month 2");
+        std::fs::write(args.out.join("drift_report.json"), report.to_json()?)?;
+        std::fs::write(args.out.join("drift_report.html"), report.to_html())?;
+    }
+    println!(
+        "    wrote {}, {} and {}",
+        card_path.display(),
+        args.out.join("drift_report.html").display(),
+        args.out.join("drift_report.json").display()
+    );
+    drop(follower);
+
+    println!("\nsummary");
+    println!(
+        "  v1: test AUC {:.4}, accuracy {:.4}",
+        champion_auc, champion_accuracy
+    );
+    for line in &summary {
+        println!("  {line}");
+    }
+    println!(
+        "  champion now {model}@{}; {} audit events, chain {}; reproduction {}",
+        lp.champion().0,
+        events_log.len(),
+        if verify.is_ok() { "valid" } else { "INVALID" },
+        if repro.identical { "bit-identical" } else { "DIFFERENT" }
+    );
+    println!("  done in {:.2?}", started.elapsed());
+    if !verify.is_ok() || !repro.identical {
+        return Err("lifecycle checks failed".into());
+    }
     Ok(())
 }
