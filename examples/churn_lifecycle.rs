@@ -36,10 +36,12 @@ use mlops::monitor::performance::Metric;
 use mlops::monitor::{DatasetDriftOptions, DriftReport, RetrainPolicy};
 use mlops::registry::{Registry, VersionRef};
 use mlops::retrain::{LoopConfig, RetrainLoop};
-use mlops::serve::events::{ChannelSink, LabelJoiner};
-use mlops::serve::value::records_from_batch;
 use mlops::serve::Deployment;
-use mlops::train::{CodeVersion, DecisionTree, EstimatorSpec, LogisticRegression, TrainConfig, TrainSpec};
+use mlops::serve::events::{ChannelSink, LabelJoiner};
+use mlops::serve::records_from_batch;
+use mlops::train::{
+    CodeVersion, DecisionTree, EstimatorSpec, LogisticRegression, TrainConfig, TrainSpec,
+};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -204,11 +206,8 @@ fn serve_month(
     month: &str,
 ) -> Res<MonthResult> {
     let records = records_from_batch(traffic)?;
-    let (truth, _) = mlops::train::trainer::binary_labels(
-        traffic,
-        synth::LABEL_COLUMN,
-        synth::POSITIVE_LABEL,
-    )?;
+    let (truth, _) =
+        mlops::train::trainer::binary_labels(traffic, synth::LABEL_COLUMN, synth::POSITIVE_LABEL)?;
     let mut progress = Progress::new("requests", records.len() as u64);
     let mut failed = 0u64;
     let mut versions = std::collections::BTreeSet::new();
@@ -254,7 +253,7 @@ fn serve_month(
     Ok(MonthResult {
         requests: records.len() as u64,
         failed,
-        accuracy: m.accuracy().unwrap_or(f64::NAN),
+        accuracy: m.accuracy.unwrap_or(f64::NAN),
         roc_auc: lp.performance().roc_auc(),
         versions,
         micros,
@@ -276,7 +275,10 @@ fn run() -> Res<()> {
         args.out.display()
     );
 
-    step(1, "generate customer data, validate, fingerprint and profile it");
+    step(
+        1,
+        "generate customer data, validate, fingerprint and profile it",
+    );
     let t = Instant::now();
     let generator = ChurnGenerator::new(ChurnConfig {
         rows: args.rows,
@@ -299,7 +301,7 @@ fn run() -> Res<()> {
         .map(|c| {
             c.top(2)
                 .iter()
-                .find(|(k, _)| k == synth::POSITIVE_LABEL)
+                .find(|(k, _)| *k == synth::POSITIVE_LABEL)
                 .map_or(0.0, |(_, v)| *v as f64 / args.rows as f64)
         })
         .unwrap_or(f64::NAN);
@@ -308,16 +310,27 @@ fn run() -> Res<()> {
         report.rows,
         schema.columns.len(),
         t.elapsed(),
-        if report.is_valid() { "no violations" } else { "VIOLATIONS" },
+        if report.is_valid() {
+            "no violations"
+        } else {
+            "VIOLATIONS"
+        },
         churn_rate
     );
     println!(
         "    fingerprint {} — Parquet and CSV {}",
         fp_parquet.hash,
-        if fp_parquet.hash == fp_csv.hash { "agree" } else { "DIFFER" }
+        if fp_parquet.hash == fp_csv.hash {
+            "agree"
+        } else {
+            "DIFFER"
+        }
     );
 
-    step(2, "train candidates, select on validation rows, register and promote");
+    step(
+        2,
+        "train candidates, select on validation rows, register and promote",
+    );
     let t = Instant::now();
     let registry = Arc::new(Registry::open(&registry_dir)?);
     let model = "churn";
@@ -385,7 +398,10 @@ fn run() -> Res<()> {
     let mut final_drift = None;
     for (month, drift) in [("month 1", DriftSpec::default()), ("month 2", drifted())] {
         let n = if month == "month 1" { 4 } else { 5 };
-        step(n, &format!("{month}: live traffic ({month_rows} requests), labels arrive later"));
+        step(
+            n,
+            &format!("{month}: live traffic ({month_rows} requests), labels arrive later"),
+        );
         let seed = args.seed + if month == "month 1" { 100 } else { 200 };
         let traffic = world(month_rows, seed, drift.clone())?;
         let r = serve_month(&deployment, &events, &mut joiner, &mut lp, &traffic, month)?;
@@ -411,7 +427,11 @@ fn run() -> Res<()> {
                 "    drift vs training profile: {} of {} columns ({})",
                 d.drift.n_drifted,
                 d.drift.columns.len(),
-                if cols.is_empty() { "none".to_string() } else { cols.join(", ") }
+                if cols.is_empty() {
+                    "none".to_string()
+                } else {
+                    cols.join(", ")
+                }
             );
             final_drift = Some(d.clone());
         }
@@ -439,7 +459,11 @@ fn run() -> Res<()> {
                 round.challenger_auc,
                 round.champion_auc,
                 round.p_value,
-                if round.promoted { "PROMOTED" } else { "champion kept" },
+                if round.promoted {
+                    "PROMOTED"
+                } else {
+                    "champion kept"
+                },
                 t.elapsed()
             );
             line.push_str(&format!(
@@ -447,7 +471,11 @@ fn run() -> Res<()> {
                 round.challenger,
                 round.challenger_auc,
                 round.champion_auc,
-                if round.promoted { "promoted" } else { "kept champion" }
+                if round.promoted {
+                    "promoted"
+                } else {
+                    "kept champion"
+                }
             ));
             // The deployment follows the alias: wait for the swap.
             let target = lp.champion().0;
@@ -464,15 +492,15 @@ fn run() -> Res<()> {
         summary.push(line);
     }
 
-    step(6, "after the swap: the changed world, served by the new champion");
+    step(
+        6,
+        "after the swap: the changed world, served by the new champion",
+    );
     let after = world(month_rows, args.seed + 300, drifted())?;
     let probe = deployment.current();
     let p_new = probe.bundle().predict_proba(&after)?;
-    let (y_after, _) = mlops::train::trainer::binary_labels(
-        &after,
-        synth::LABEL_COLUMN,
-        synth::POSITIVE_LABEL,
-    )?;
+    let (y_after, _) =
+        mlops::train::trainer::binary_labels(&after, synth::LABEL_COLUMN, synth::POSITIVE_LABEL)?;
     let (_, first) = lifecycle::load_bundle(&registry, model, VersionRef::Number(1))?;
     let p_old = first.predict_proba(&after)?;
     println!(
@@ -505,7 +533,9 @@ fn run() -> Res<()> {
         &registry,
         model,
         VersionRef::Number(1),
-        std::env::current_dir().ok().and_then(|d| CodeVersion::detect(&d)),
+        std::env::current_dir()
+            .ok()
+            .and_then(|d| CodeVersion::detect(&d)),
         &scratch,
     )?;
     println!(
@@ -513,7 +543,12 @@ fn run() -> Res<()> {
         if repro.identical {
             format!("bit-identical bundle ({})", repro.stored)
         } else {
-            format!("DIFFERENT ({} vs {})", repro.stored, repro.retrained)
+            format!(
+                "DIFFERENT ({} vs {}; differs in {})",
+                repro.stored,
+                repro.retrained,
+                repro.differences.join(", ")
+            )
         }
     );
     let card = registry.model_card(model, VersionRef::Alias("champion"))?;
@@ -545,7 +580,11 @@ fn run() -> Res<()> {
         lp.champion().0,
         events_log.len(),
         if verify.is_ok() { "valid" } else { "INVALID" },
-        if repro.identical { "bit-identical" } else { "DIFFERENT" }
+        if repro.identical {
+            "bit-identical"
+        } else {
+            "DIFFERENT"
+        }
     );
     println!("  done in {:.2?}", started.elapsed());
     if !verify.is_ok() || !repro.identical {

@@ -225,6 +225,44 @@ pub struct Reproduction {
     pub current_code: Option<mlops_train::CodeVersion>,
     /// Whether both code versions are known, equal and clean: then `identical` must hold.
     pub same_code: bool,
+    /// The parts of the bundle that differ (empty when identical), e.g. `model`, `metrics`.
+    pub differences: Vec<String>,
+}
+
+/// Names of the parts in which two bundles differ.
+pub fn bundle_differences(a: &ModelBundle, b: &ModelBundle) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |name: &str, same: bool| {
+        if !same {
+            out.push(name.to_string());
+        }
+    };
+    check("signature", a.signature == b.signature);
+    check("label", a.label == b.label);
+    check("threshold", a.threshold.to_bits() == b.threshold.to_bits());
+    check("pipeline", a.pipeline == b.pipeline);
+    check("model", a.model == b.model);
+    check(
+        "reference_profile",
+        a.reference_profile == b.reference_profile,
+    );
+    check("metrics", a.metrics == b.metrics);
+    let (ta, tb) = (&a.training, &b.training);
+    check(
+        "training.estimator",
+        ta.estimator == tb.estimator && ta.params == tb.params,
+    );
+    check("training.datasets", ta.datasets == tb.datasets);
+    check("training.rows", ta.rows == tb.rows);
+    check("training.diagnostics", ta.diagnostics == tb.diagnostics);
+    check("training.selection", ta.selection == tb.selection);
+    check("training.spec", ta.spec == tb.spec);
+    check("training.code", ta.code == tb.code);
+    check(
+        "training.versions",
+        ta.mlops_version == tb.mlops_version && ta.linfa_version == tb.linfa_version,
+    );
+    out
 }
 
 /// Retrains a registered version from its stored dataset snapshot with the spec stored in its
@@ -287,6 +325,7 @@ pub fn reproduce(
         stored: version.blob,
         retrained: retrained_hash,
         identical: retrained_hash == version.blob,
+        differences: bundle_differences(&bundle, &retrained),
         same_code: matches!((&stored_code, &current_code), (Some(a), Some(b)) if a == b && !a.dirty),
         stored_code,
         current_code,

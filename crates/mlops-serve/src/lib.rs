@@ -14,12 +14,14 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod convert;
 pub mod deployment;
 pub mod error;
 pub mod events;
 pub mod predictor;
 pub mod value;
 
+pub use convert::records_from_batch;
 pub use deployment::{Deployment, DeploymentOptions, FollowHandle, ShadowStats};
 pub use error::{Result, ServeError};
 pub use events::EventSink;

@@ -14,6 +14,11 @@
 //!   [`Error::NotConverged`] or a recorded warning, per [`OnNonConvergence`].
 //! - linfa-logistic's "positive" class is the *more frequent* training label. The fitted model is
 //!   always re-expressed as `P(user's positive class)`, whatever the class balance.
+//! - linfa-trees breaks class-weight ties in `HashMap` order (random per process) and prunes
+//!   sibling leaves with the same majority class, so a tie changes the tree from run to run;
+//!   negative rows get weight `1 + 2^-12` so that ties (almost) never happen and fits are
+//!   reproducible. The pruning also means leaves are coarser than scikit-learn's: prefer
+//!   `min_samples_leaf` and `max_depth` to control the size.
 //!
 //! An application plugs in its own estimator by implementing [`Estimator`]; what it fits must be
 //! expressed as a [`Model`] (a linear model or a tree), which keeps bundles free of code.
@@ -603,7 +608,16 @@ impl Estimator for ValidDecisionTree {
         data.check("training set")?;
         let p = &self.0;
         let targets = Array1::from_iter(data.y.iter().copied());
-        let dataset = DatasetBase::new(data.x.view(), targets.view());
+        // Trap: linfa-trees breaks ties between equally weighted classes in HashMap order
+        // (random per process), and prunes sibling leaves by their majority class, so a tie
+        // changes the tree's structure from run to run. Negative rows weigh 1 + 2^-12: class
+        // weights in a node (almost) never tie, and fits are reproducible.
+        let weights = Array1::from_iter(
+            data.y
+                .iter()
+                .map(|&y| if y { 1.0f32 } else { 1.0 + 1.0 / 4096.0 }),
+        );
+        let dataset = DatasetBase::new(data.x.view(), targets.view()).with_weights(weights);
         let params = linfa_trees::DecisionTree::<f64, bool>::params()
             .split_quality(match p.criterion {
                 SplitCriterion::Gini => linfa_trees::SplitQuality::Gini,

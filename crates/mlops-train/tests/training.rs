@@ -358,3 +358,17 @@ fn linfa_version_constant_matches_the_lock_file() {
     );
     assert!(lock.contains(&needle));
 }
+
+#[test]
+fn deep_trees_are_reproducible_despite_linfa_tie_breaking() {
+    // linfa-trees breaks class ties in HashMap order and prunes by majority class; without the
+    // tie-breaking weights this tree differed between fits in one process.
+    let data = churn(8000, 7);
+    let est = DecisionTree::new().max_depth(Some(8)).check().unwrap();
+    let cfg = config(7);
+    let first = train(&cfg, &data, &[Candidate::new(Box::new(est.clone()))]).unwrap();
+    for _ in 0..4 {
+        let again = train(&cfg, &data, &[Candidate::new(Box::new(est.clone()))]).unwrap();
+        assert_eq!(again.bundle.model, first.bundle.model);
+    }
+}
