@@ -24,7 +24,7 @@ pub(crate) type Res<T> = Result<T, Box<dyn std::error::Error>>;
     name = "mlops",
     version,
     about,
-    after_help = "Examples:\n  mlops data generate --rows 100000 --seed 7 customers.parquet\n  mlops data validate customers.parquet --write-schema schema.json\n  mlops data validate live.csv --schema schema.json --json\n  mlops data profile customers.parquet\n  mlops data fingerprint customers.csv --json\n  mlops train --data customers.parquet --target churned --positive yes --registry reg --name churn --alias champion\n  mlops registry list --registry reg churn\n  mlops registry verify --registry reg\n  mlops reproduce churn@1 --registry reg\n  mlops drift churn@champion live.parquet --registry reg --json drift.json --html drift.html"
+    after_help = "Examples:\n  mlops data generate --rows 100000 --seed 7 customers.parquet\n  mlops data validate customers.parquet --write-schema schema.json\n  mlops data validate live.csv --schema schema.json --json\n  mlops data profile customers.parquet\n  mlops data fingerprint customers.csv --json\n  mlops train --data customers.parquet --target churned --positive yes --registry reg --name churn --alias champion\n  mlops registry list --registry reg churn\n  mlops registry verify --registry reg\n  mlops reproduce churn@1 --registry reg\n  mlops score churn@champion --registry reg --input live.csv --output scored.parquet\n  mlops drift churn@champion live.parquet --registry reg --json drift.json --html drift.html"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,6 +45,8 @@ enum Command {
     /// Retrain a registered version from its dataset snapshot and spec; exit 0 when the new
     /// bundle's hash equals the stored one.
     Reproduce(model::ReproduceArgs),
+    /// Score a CSV/Parquet file with a registered model into Parquet (streaming, bounded memory).
+    Score(model::ScoreArgs),
     /// Drift between a reference (file or registered model) and current data; exit 1 on drift.
     Drift(model::DriftArgs),
 }
@@ -134,6 +136,7 @@ fn run(cli: Cli) -> Res<ExitCode> {
         Command::Registry(cmd) => return model::registry(cmd),
         Command::Reproduce(args) => return model::reproduce(args),
         Command::Drift(args) => return model::drift(args),
+        Command::Score(args) => return model::score(args),
     };
     let mut out = std::io::stdout().lock();
     match cmd {

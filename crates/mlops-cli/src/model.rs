@@ -176,6 +176,86 @@ pub struct ReproduceArgs {
     pub json: bool,
 }
 
+/// Arguments of `mlops score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// NAME@ALIAS or NAME@VERSION (NAME alone: the latest version).
+    pub model: String,
+    /// The registry directory.
+    #[arg(long, value_name = "DIR")]
+    pub registry: PathBuf,
+    /// Rows to score: CSV or Parquet.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Where to write inputs + prediction, probability and model_version (Parquet).
+    #[arg(long, value_name = "FILE.parquet")]
+    pub output: PathBuf,
+    /// Skip rows that fail validation (reported with their row number) instead of failing.
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `mlops score`.
+pub fn score(args: ScoreArgs) -> Res<ExitCode> {
+    use mlops::serve::batch::{BadRowPolicy, BatchOptions, score_file};
+    let r = open_registry(&args.registry, false)?;
+    let (name, which) = parse_ref(&args.model);
+    let predictor = mlops::serve::deployment::load_predictor(&r, name, which)?;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let options = BatchOptions {
+        bad_rows: if args.skip_bad_rows {
+            BadRowPolicy::Skip
+        } else {
+            BadRowPolicy::Fail
+        },
+        progress: if tty && !args.json {
+            Some(Box::new(|rows| {
+                let _ = write!(std::io::stderr(), "\r  scored {rows} rows");
+            }))
+        } else {
+            None
+        },
+        ..BatchOptions::default()
+    };
+    let summary = score_file(&predictor, &args.input, &args.output, options)?;
+    if tty && !args.json {
+        let _ = writeln!(std::io::stderr());
+    }
+    if args.json {
+        print_json(&serde_json::json!({
+            "model": summary.model,
+            "version": summary.version,
+            "rows_in": summary.rows_in,
+            "rows_scored": summary.rows_scored,
+            "bad_row_count": summary.bad_row_count,
+            "bad_rows": summary.bad_rows.iter().map(|b| serde_json::json!({"row": b.row, "reason": b.reason})).collect::<Vec<_>>(),
+            "output": args.output,
+        }))?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "scored {} of {} rows with {}@{} -> {}",
+            summary.rows_scored,
+            summary.rows_in,
+            summary.model,
+            summary.version,
+            args.output.display()
+        )?;
+        for b in &summary.bad_rows {
+            writeln!(out, "  bad row {}: {}", b.row, b.reason)?;
+        }
+    }
+    Ok(if summary.bad_row_count > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// Splits `NAME`, `NAME@3` or `NAME@champion`.
 pub fn parse_ref(s: &str) -> (&str, VersionRef<'_>) {
     match s.split_once('@') {

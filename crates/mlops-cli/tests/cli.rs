@@ -236,6 +236,54 @@ fn train_registry_reproduce_and_drift() {
             .unwrap()
             .contains("mlops.drift-report")
     );
+    // Batch scoring into Parquet; a bad row is reported (exit 1) without losing the others.
+    let scored = dir.path().join("scored.parquet");
+    let o = mlops(&[
+        "score",
+        "churn@champion",
+        "--registry",
+        s(&reg),
+        "--input",
+        s(&live),
+        "--output",
+        s(&scored),
+        "--json",
+    ]);
+    ok(&o);
+    let sc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(sc["rows_scored"], 1500);
+    assert!(scored.exists());
+    let bad = dir.path().join("bad.csv");
+    let mut text = std::fs::read_to_string(&live).unwrap();
+    let header = text.lines().next().unwrap().to_string();
+    let second = text.lines().nth(1).unwrap().to_string();
+    // Replace the age of the first row with text.
+    let cols: Vec<&str> = header.split(',').collect();
+    let age = cols.iter().position(|c| *c == "age").unwrap();
+    let mut cells: Vec<String> = second.split(',').map(str::to_string).collect();
+    cells[age] = "old".into();
+    text = text.replacen(&second, &cells.join(","), 1);
+    std::fs::write(&bad, text).unwrap();
+    let o = mlops(&[
+        "score",
+        "churn@champion",
+        "--registry",
+        s(&reg),
+        "--input",
+        s(&bad),
+        "--output",
+        s(&dir.path().join("bad.parquet")),
+        "--skip-bad-rows",
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let sc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(sc["bad_row_count"], 1);
     // File against file works too.
     ok(&mlops(&["drift", s(&data), s(&live)]));
 }
