@@ -182,6 +182,11 @@ fn chromium() -> Option<&'static Path> {
     if p.exists() {
         Some(p)
     } else {
+        // CI installs the browser and sets this, so a missing browser cannot pass silently there.
+        assert!(
+            std::env::var_os("MLOPS_REQUIRE_CHROMIUM").is_none(),
+            "MLOPS_REQUIRE_CHROMIUM is set but {CHROMIUM} is missing"
+        );
         println!(
             "SKIPPED: {CHROMIUM} not found; install it with `apt-get install -y chromium` to run the browser test"
         );
