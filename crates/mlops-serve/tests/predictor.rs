@@ -205,3 +205,17 @@ fn predictors_are_send_sync() {
     check::<Predictor>();
     check::<Arc<Predictor>>();
 }
+
+#[test]
+fn batches_larger_than_a_chunk_agree_across_chunk_boundaries() {
+    let p = predictor(2);
+    let n = 2 * mlops_serve::predictor::CHUNK_ROWS + 7;
+    let batch = churn(n as u64, 8);
+    let probs = p.predict_proba_batch(&batch).unwrap();
+    assert_eq!(probs.len(), n);
+    let c = mlops_serve::predictor::CHUNK_ROWS;
+    for i in (c - 3..c + 3).chain(2 * c - 2..n) {
+        let single = p.predict(&record(&batch, i), None).unwrap();
+        assert_eq!(single.probability.to_bits(), probs[i].to_bits(), "row {i}");
+    }
+}
