@@ -44,10 +44,20 @@ impl Histogram {
 /// The server's metrics. Cheap to update from many threads.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    requests: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     latency: Mutex<BTreeMap<String, std::sync::Arc<Histogram>>>,
     errors: Mutex<BTreeMap<(String, &'static str), u64>>,
-    predictions: Mutex<BTreeMap<(String, u64), u64>>,
+    predictions: Mutex<BTreeMap<String, BTreeMap<u64, u64>>>,
+}
+
+/// Adds `by` to `map[outer][inner]`, allocating the outer key only the first time.
+fn bump2<K: Ord>(map: &Mutex<BTreeMap<String, BTreeMap<K, u64>>>, outer: &str, inner: K, by: u64) {
+    let mut m = map.lock().unwrap_or_else(|p| p.into_inner());
+    let slot = match m.get_mut(outer) {
+        Some(s) => s,
+        None => m.entry(outer.to_string()).or_default(),
+    };
+    *slot.entry(inner).or_insert(0) += by;
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, by: u64) {
@@ -77,7 +87,7 @@ impl Metrics {
 
     /// Records one finished request: `route` is the matched route template.
     pub fn observe_request(&self, route: &str, status: u16, elapsed: Duration) {
-        bump(&self.requests, (route.to_string(), status), 1);
+        bump2(&self.requests, route, status, 1);
         let h = {
             let mut m = self.latency.lock().unwrap_or_else(|p| p.into_inner());
             match m.get(route) {
@@ -99,13 +109,16 @@ impl Metrics {
 
     /// Records `n` predictions served by `model` at `version`.
     pub fn observe_predictions(&self, model: &str, version: u64, n: u64) {
-        bump(&self.predictions, (model.to_string(), version), n);
+        bump2(&self.predictions, model, version, n);
     }
 
     /// Requests counted so far for `route` and `status`.
     pub fn requests(&self, route: &str, status: u16) -> u64 {
         let m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        m.get(&(route.to_string(), status)).copied().unwrap_or(0)
+        m.get(route)
+            .and_then(|s| s.get(&status))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Renders every series in the Prometheus text format (sorted, deterministic).
@@ -115,7 +128,10 @@ impl Metrics {
         out.push_str("# TYPE mlops_http_requests_total counter\n");
         {
             let m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-            for ((route, status), n) in m.iter() {
+            for ((route, status), n) in m
+                .iter()
+                .flat_map(|(r, s)| s.iter().map(move |(st, n)| ((r, st), n)))
+            {
                 let _ = writeln!(
                     out,
                     "mlops_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
@@ -170,7 +186,10 @@ impl Metrics {
         out.push_str("# TYPE mlops_predictions_total counter\n");
         {
             let m = self.predictions.lock().unwrap_or_else(|p| p.into_inner());
-            for ((model, version), n) in m.iter() {
+            for ((model, version), n) in m
+                .iter()
+                .flat_map(|(r, s)| s.iter().map(move |(v, n)| ((r, v), n)))
+            {
                 let _ = writeln!(
                     out,
                     "mlops_predictions_total{{model=\"{}\",version=\"{version}\"}} {n}",

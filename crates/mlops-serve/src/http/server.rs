@@ -299,12 +299,10 @@ pub fn router(state: Arc<ServerState>) -> Router {
 /// The one middleware: metrics, bearer token, overall timeout and panic catching.
 async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let limits = &state.limits;
-    let response = if let Err(e) = authorize(&state, &route, req.headers()) {
+    let response = if let Err(e) = authorize(&state, route, req.headers()) {
         e.into_response()
     } else {
         req.extensions_mut()
@@ -326,7 +324,7 @@ async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> R
     };
     state
         .metrics
-        .observe_request(&route, response.status().as_u16(), start.elapsed());
+        .observe_request(route, response.status().as_u16(), start.elapsed());
     response
 }
 
@@ -444,7 +442,14 @@ async fn model_metadata(
         StatusCode::OK,
         &ModelMetadata {
             name,
-            versions: vec![current.version().to_string()],
+            versions: std::iter::once(current.version())
+                .chain(
+                    dep.versions()
+                        .into_iter()
+                        .filter(|&v| v != current.version()),
+                )
+                .map(|v| v.to_string())
+                .collect(),
             platform: "mlops-rs".to_string(),
             inputs,
             outputs,
@@ -522,6 +527,18 @@ async fn read_body(
 /// blocking pool.
 const INLINE_ROWS: usize = 32;
 
+/// The routing key / request id of row `i` of `n`: the request's id itself for one row,
+/// `{id}/{i}` for several (so that every row's prediction event has its own id).
+fn row_key(base: Option<&str>, i: usize, n: usize) -> Option<String> {
+    base.map(|b| {
+        if n == 1 {
+            b.to_string()
+        } else {
+            format!("{b}/{i}")
+        }
+    })
+}
+
 /// Scores `records` with one model version: the first row picks the version (the champion, or
 /// the canary for its routing key), every other row is scored with that same version. If that
 /// version is swapped out mid-request (two promotions within one request), the request is
@@ -532,22 +549,25 @@ fn score_consistent(
     records: &[Record],
     key: Option<&str>,
 ) -> Result<(u64, Vec<Prediction>), ServeError> {
+    let n = records.len();
     let Some((first, rest)) = records.split_first() else {
         let v = version.unwrap_or_else(|| dep.current().version());
         return Ok((v, Vec::new()));
     };
     let mut last_err = None;
     for _ in 0..3 {
+        let k0 = row_key(key, 0, n);
         let head = match version {
-            Some(v) => dep.predict_version(v, first, key)?,
-            None => dep.predict(first, key)?,
+            Some(v) => dep.predict_version(v, first, k0.as_deref())?,
+            None => dep.predict(first, k0.as_deref())?,
         };
         let v = head.version;
-        let mut out = Vec::with_capacity(records.len());
+        let mut out = Vec::with_capacity(n);
         out.push(head);
         let mut torn = false;
-        for r in rest {
-            match dep.predict_version(v, r, key) {
+        for (i, r) in rest.iter().enumerate() {
+            let k = row_key(key, i + 1, n);
+            match dep.predict_version(v, r, k.as_deref()) {
                 Ok(p) => out.push(p),
                 Err(e @ ServeError::VersionNotFound { .. }) if version.is_none() => {
                     last_err = Some(e);
@@ -628,10 +648,11 @@ async fn infer(
     version: Option<u64>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let dep = find(&state, &name)?;
+    // The body is read first so that the connection stays usable after any later error.
     let deadline = req.extensions().get::<Deadline>().copied();
     let (parts, body) = req.into_parts();
     let bytes = read_body(&state.limits, deadline, &parts.headers, body).await?;
+    let dep = find(&state, &name)?;
     let request: InferRequest = parse_json(&bytes)?;
     let records = request
         .to_records_limited(state.limits.max_rows)
@@ -698,7 +719,6 @@ async fn predict_v1(
     Path(name): Path<String>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let dep = find(&state, &name)?;
     let deadline = req.extensions().get::<Deadline>().copied();
     let (parts, body) = req.into_parts();
     let key = parts
@@ -707,6 +727,7 @@ async fn predict_v1(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let bytes = read_body(&state.limits, deadline, &parts.headers, body).await?;
+    let dep = find(&state, &name)?;
     let records: Vec<Record> = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => parse_json(&bytes)?,
         _ => parse_json::<V1Body>(&bytes)?.records,
