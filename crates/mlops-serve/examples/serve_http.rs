@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use mlops_data::arrow::DataType;
 use mlops_data::arrow::array::types::{Float64Type, Int64Type};
-use mlops_data::arrow::array::{Array, AsArray};
+use mlops_data::arrow::array::Array;
+use mlops_data::arrow::array::cast::AsArray;
 use mlops_data::synth::{self, ChurnConfig, ChurnGenerator, LABEL_COLUMN, POSITIVE_LABEL};
 use mlops_data::transform::ImputeStrategy;
 use mlops_serve::http::{Server, ServerState, shutdown_signal};
