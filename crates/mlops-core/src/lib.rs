@@ -6,6 +6,7 @@
 //!   dataset fingerprints and the audit-log hash chain; [`hash_bytes`] and [`hash_reader`] compute one.
 //! - [`Name`]: a validated name for models, aliases, tags and datasets (no path traversal, separators,
 //!   control characters, empty or overlong names).
+//! - [`event`]: the prediction and outcome events serving emits and monitoring consumes.
 //! - [`Error`]: the typed errors of this crate, `#[non_exhaustive]`, with structured fields.
 //!
 //! It depends on nothing heavier than `sha2` and `serde`, so every crate can use it.
@@ -14,6 +15,8 @@
 mod error;
 mod hash;
 mod name;
+
+pub mod event;
 
 pub use error::{Error, Result};
 pub use hash::{ContentHash, Sha256Stream, hash_bytes, hash_reader};

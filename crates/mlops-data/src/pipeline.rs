@@ -49,6 +49,10 @@ use crate::transform::work::{
 use crate::transform::{CheckedStep, ColumnKind, FittedStep, ParamGuard, ParamsError, Step};
 use crate::{BatchStream, Error, FeatureMatrix, Result};
 
+mod row;
+
+pub use row::RowValue;
+
 /// What happens to input columns that no group names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Remainder {

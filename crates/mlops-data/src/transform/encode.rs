@@ -115,6 +115,11 @@ impl FittedOneHotEncoder {
         &self.columns
     }
 
+    /// The unseen-category policy it was fitted with.
+    pub fn unknown(&self) -> UnknownCategory {
+        self.unknown
+    }
+
     /// Output position (before dropping) of a category; `None` if unseen.
     fn position(&self, col: &OneHotColumn, s: &str) -> Option<usize> {
         if let Ok(i) = col.categories.binary_search_by(|c| c.as_str().cmp(s)) {
@@ -326,6 +331,11 @@ impl FittedOrdinalEncoder {
     /// Per-column categories, in group order.
     pub fn columns(&self) -> &[OrdinalColumn] {
         &self.columns
+    }
+
+    /// The unseen-category policy it was fitted with.
+    pub fn unknown(&self) -> OrdinalUnknown {
+        self.unknown
     }
 
     pub(crate) fn transform(&self, set: &mut WorkSet<'_>) -> Result<()> {
