@@ -486,7 +486,8 @@ mod tests {
 
     #[test]
     fn typed_errors_name_the_input() {
-        let cases: &[(&str, fn(&OipError) -> bool)] = &[
+        type Check = fn(&OipError) -> bool;
+        let cases: &[(&str, Check)] = &[
             (r#"{"inputs":[]}"#, |e| matches!(e, OipError::NoInputs)),
             (
                 r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[1]},{"name":"x","shape":[1],"datatype":"FP64","data":[1]}]}"#,
