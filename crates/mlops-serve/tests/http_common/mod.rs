@@ -7,10 +7,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use mlops_data::arrow::DataType;
-use mlops_data::arrow::array::types::{Float64Type, Int64Type};
 use mlops_data::arrow::RecordBatch;
 use mlops_data::arrow::array::Array;
 use mlops_data::arrow::array::cast::AsArray;
+use mlops_data::arrow::array::types::{Float64Type, Int64Type};
 use mlops_data::synth::{self, ChurnConfig, ChurnGenerator, LABEL_COLUMN, POSITIVE_LABEL};
 use mlops_data::transform::ImputeStrategy;
 use mlops_serve::{Predictor, Record, Value};
