@@ -603,3 +603,26 @@ fn load_across_two_hot_swaps() {
     assert!(text.contains("mlops_model_version{model=\"churn\"} 3\n"));
     assert!(!text.contains("status=\"5"), "{text}");
 }
+
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<ServerState>();
+    check::<ServerHandle>();
+    check::<mlops_serve::http::Metrics>();
+    check::<mlops_serve::http::InferRequest>();
+}
+
+#[test]
+fn not_ready_without_a_model_and_router_nests() {
+    let state = Arc::new(ServerState::new());
+    assert!(!state.is_ready());
+    // The router is a plain axum Router that can be nested into a larger application.
+    let _: axum::Router = mlops_serve::http::router(Arc::clone(&state));
+    let server = Server::start_with_workers("127.0.0.1:0", state, 1).unwrap();
+    let r = one_shot(server.local_addr(), "GET", "/v2/health/ready", "");
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["ready"], false);
+    let live = one_shot(server.local_addr(), "GET", "/v2/health/live", "");
+    assert_eq!(live.status, 200);
+}
