@@ -316,3 +316,114 @@ impl LabelJoiner {
         self.joined
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn pred(id: &str, p: f64, role: Role) -> PredictionEvent {
+        PredictionEvent {
+            request_id: id.into(),
+            model: "m".into(),
+            version: 2,
+            time_ms: 1,
+            role,
+            probability: p,
+            label: if p >= 0.5 { "yes" } else { "no" }.into(),
+            positive: p >= 0.5,
+            inputs: None,
+        }
+    }
+
+    fn outcome(id: &str, positive: bool) -> OutcomeEvent {
+        OutcomeEvent {
+            request_id: id.into(),
+            time_ms: 2,
+            positive,
+        }
+    }
+
+    #[test]
+    fn joins_in_either_order() {
+        let mut j = LabelJoiner::new(10);
+        assert!(j.add_prediction(&pred("a", 0.9, Role::Champion)).is_none());
+        assert!(j.add_outcome(&outcome("b", false)).is_none());
+        let ab = j.add_outcome(&outcome("a", true)).unwrap();
+        assert_eq!(
+            (ab.request_id.as_str(), ab.version, ab.pair()),
+            ("a", 2, (0.9, true))
+        );
+        let b = j.add_prediction(&pred("b", 0.2, Role::Canary)).unwrap();
+        assert_eq!(b.pair(), (0.2, false));
+        assert_eq!(
+            (j.pending_predictions(), j.pending_outcomes(), j.joined()),
+            (0, 0, 2)
+        );
+        // Shadow predictions are never joined.
+        assert!(j.add_prediction(&pred("c", 0.9, Role::Shadow)).is_none());
+        assert!(j.add_outcome(&outcome("c", true)).is_none());
+        assert_eq!(j.pending_outcomes(), 1);
+    }
+
+    #[test]
+    fn memory_is_bounded_and_evictions_counted() {
+        let mut j = LabelJoiner::new(100);
+        for i in 0..10_000 {
+            j.add_prediction(&pred(&format!("p{i}"), 0.5, Role::Champion));
+            j.add_outcome(&outcome(&format!("o{i}"), true));
+        }
+        assert_eq!(j.pending_predictions(), 100);
+        assert_eq!(j.pending_outcomes(), 100);
+        assert_eq!(j.evicted(), 2 * 9_900);
+        assert!(j.prediction_order.len() <= 200 && j.outcome_order.len() <= 200);
+        // The oldest were evicted, the newest still join.
+        assert!(j.add_outcome(&outcome("p0", true)).is_none());
+        assert!(j.add_outcome(&outcome("p9999", true)).is_some());
+        assert!(
+            j.add_prediction(&pred("o9999", 0.1, Role::Champion))
+                .is_some()
+        );
+        assert_eq!(LabelJoiner::new(0).max_pending, 1);
+    }
+
+    #[test]
+    fn channel_sink_counts_drops_and_disconnects() {
+        let (sink, rx) = ChannelSink::new(3);
+        for i in 0..5 {
+            sink.emit(&pred(&i.to_string(), 0.5, Role::Champion));
+        }
+        assert_eq!((sink.sent(), sink.dropped()), (3, 2));
+        let got: Vec<String> = rx.try_iter().map(|e| e.request_id).collect();
+        assert_eq!(got, ["0", "1", "2"]);
+        drop(rx);
+        sink.emit(&pred("x", 0.5, Role::Champion));
+        assert_eq!(sink.dropped(), 3);
+    }
+
+    #[test]
+    fn jsonl_sink_flushes_on_drop_and_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jsonl");
+        {
+            let s = JsonlSink::create(&path).unwrap();
+            s.emit(&pred("a", 0.7, Role::Champion));
+        }
+        {
+            let s = JsonlSink::append(&path).unwrap();
+            s.emit(&pred("b", 0.1, Role::Shadow));
+            assert_eq!(s.path(), path.as_path());
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let events: Vec<PredictionEvent> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            events,
+            vec![pred("a", 0.7, Role::Champion), pred("b", 0.1, Role::Shadow)]
+        );
+        assert!(text.contains("\"role\":\"shadow\""));
+        assert!(JsonlSink::create(dir.path().join("no/such/dir/e.jsonl")).is_err());
+    }
+}

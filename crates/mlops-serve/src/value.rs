@@ -51,3 +51,27 @@ impl FromIterator<(String, Value)> for Record {
         Self(iter.into_iter().collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn json_values_map_to_the_right_variants() {
+        let r: Record =
+            serde_json::from_str(r#"{"a": 3, "b": 2.5, "c": "x", "d": null, "e": true, "f": 1e3}"#)
+                .unwrap();
+        assert_eq!(r.get("a"), Some(&Value::Int(3)));
+        assert_eq!(r.get("b"), Some(&Value::Float(2.5)));
+        assert_eq!(r.get("c"), Some(&Value::Str("x".into())));
+        assert_eq!(r.get("d"), Some(&Value::Null));
+        assert_eq!(r.get("e"), Some(&Value::Bool(true)));
+        assert_eq!(r.get("f"), Some(&Value::Float(1000.0)));
+        assert_eq!(r.len(), 6);
+        let back: Record = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        assert!(Record::new().is_empty());
+        assert!(serde_json::from_str::<Record>(r#"{"a": [1]}"#).is_err());
+    }
+}

@@ -43,7 +43,7 @@ fn swaps_under_load_never_fail_or_tear() {
             let mut swaps = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 dep.promote_arc(Arc::clone(&preds[(swaps % 3) as usize]));
-                if swaps % 4 == 0 {
+                if swaps.is_multiple_of(4) {
                     dep.rollback().unwrap();
                 }
                 swaps += 1;
