@@ -75,6 +75,19 @@ BODY_FILE="$WORK/body.json" wrk -t1 -c4 -d2s -s "$WORK/post.lua" "http://127.0.0
 BODY_FILE="$WORK/body.json" wrk -t1 -c4 -d2s -s "$WORK/post.lua" "http://127.0.0.1:$PY_PORT$ROUTE" >/dev/null
 read -r R_RPS R_P50 R_P99 R_P999 R_N R_ERR <<< "$(run "$RUST_PORT")"
 read -r P_RPS P_P50 P_P99 P_P999 P_N P_ERR <<< "$(run "$PY_PORT")"
+# Server-side view from our /metrics histogram: the bucket bound that holds p50 / p99 of the
+# time spent inside the server (excludes client and kernel queueing).
+SERVER_SIDE=$(curl -s "http://127.0.0.1:$RUST_PORT/metrics" | python3 -c '
+import sys
+b = []
+for line in sys.stdin:
+    if line.startswith("mlops_http_request_duration_seconds_bucket{route=\"/v1/models/{name}/predict\""):
+        le = line.split("le=\"")[1].split("\"")[0]
+        b.append((float("inf") if le == "+Inf" else float(le), int(line.rsplit(" ", 1)[1])))
+total = b[-1][1] if b else 0
+q = lambda p: next((f"<= {le * 1000:g} ms" for le, c in b if c >= p * total), "n/a")
+print(f"in-server latency (histogram buckets): p50 {q(0.5)}, p99 {q(0.99)}, over {total} requests")
+')
 
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, POST $ROUTE (one row), server runtime threads: $WORKERS, uvicorn workers: 1"
@@ -82,3 +95,5 @@ printf "%-22s %12s %10s %10s %10s %10s %8s\n" server "req/s" "p50 ms" "p99 ms" "
 printf "%-22s %12s %10s %10s %10s %10s %8s\n" "mlops-rs (axum)" "$R_RPS" "$R_P50" "$R_P99" "$R_P999" "$R_N" "$R_ERR"
 printf "%-22s %12s %10s %10s %10s %10s %8s\n" "FastAPI + sklearn" "$P_RPS" "$P_P50" "$P_P99" "$P_P999" "$P_N" "$P_ERR"
 python3 -c "print(f'throughput ratio: {float(\"$R_RPS\") / float(\"$P_RPS\"):.1f}x')"
+echo "$SERVER_SIDE"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (wrk, both servers and anything else share them)"
