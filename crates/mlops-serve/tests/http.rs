@@ -626,3 +626,60 @@ fn not_ready_without_a_model_and_router_nests() {
     let live = one_shot(server.local_addr(), "GET", "/v2/health/live", "");
     assert_eq!(live.status, 200);
 }
+
+/// With a canary, the request id routes the request (as in-process), and a multi-row response
+/// still comes from one version.
+#[test]
+fn canary_routing_by_request_id() {
+    let f = start(|s| s);
+    f.deployment.set_canary(predictor(2, 22), 0.5).unwrap();
+    let mut c = Client::connect(f.addr()).unwrap();
+    let mut by_version = [0usize; 2];
+    for i in 0..40 {
+        let id = format!("req-{i}");
+        let r = c
+            .post(
+                "/v2/models/churn/infer",
+                &oip_body(&f.rows[i % 30..i % 30 + 1], Some(&id)),
+            )
+            .unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        let want = if mlops_serve::deployment::routes_to_canary(&id, 0.5) {
+            "2"
+        } else {
+            "1"
+        };
+        assert_eq!(r.json()["model_version"], want, "{id}");
+        assert_eq!(r.json()["id"], id.as_str());
+        by_version[usize::from(want == "2")] += 1;
+        // Several rows: one version for all, each row with its own request id.
+        let r = c
+            .post(
+                "/v1/models/churn/predict",
+                &serde_json::to_string(&f.rows[..3]).unwrap(),
+            )
+            .unwrap();
+        let preds = r.json()["predictions"].as_array().unwrap().clone();
+        let v = preds[0]["version"].clone();
+        assert!(preds.iter().all(|p| p["version"] == v));
+    }
+    assert!(by_version.iter().all(|&n| n > 0), "{by_version:?}");
+    // A request id header becomes `{id}/{row}` for each row of a multi-row request.
+    let r = c
+        .request(
+            "POST",
+            "/v1/models/churn/predict",
+            &[("X-Request-Id", "batch-7")],
+            serde_json::to_string(&f.rows[..3]).unwrap().as_bytes(),
+        )
+        .unwrap();
+    let ids: Vec<_> = r.json()["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["request_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["batch-7/0", "batch-7/1", "batch-7/2"]);
+    let meta = c.get("/v2/models/churn").unwrap().json();
+    assert_eq!(meta["versions"], serde_json::json!(["1", "2"]));
+}
