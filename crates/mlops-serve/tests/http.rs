@@ -683,3 +683,40 @@ fn canary_routing_by_request_id() {
     let meta = c.get("/v2/models/churn").unwrap().json();
     assert_eq!(meta["versions"], serde_json::json!(["1", "2"]));
 }
+
+/// An event sink that panics on one request id.
+#[derive(Debug)]
+struct PanickySink;
+
+impl mlops_serve::EventSink for PanickySink {
+    fn emit(&self, event: &mlops_serve::PredictionEvent) {
+        if event.request_id == "boom" {
+            panic!("sink exploded");
+        }
+    }
+}
+
+/// A panic while scoring becomes a JSON 500; the connection and the server keep working.
+#[test]
+fn a_panic_while_scoring_is_a_json_500() {
+    let f = start(|s| s);
+    f.deployment.add_sink(Arc::new(PanickySink));
+    let mut c = Client::connect(f.addr()).unwrap();
+    let r = c
+        .post(
+            "/v2/models/churn/infer",
+            &oip_body(&f.rows[..1], Some("boom")),
+        )
+        .unwrap();
+    let body = assert_error(&r, 500);
+    assert!(body["error"].as_str().unwrap().contains("internal"));
+    let ok = c
+        .post(
+            "/v2/models/churn/infer",
+            &oip_body(&f.rows[..1], Some("fine")),
+        )
+        .unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let text = c.get("/metrics").unwrap().text();
+    assert!(text.contains("mlops_prediction_errors_total{model=\"churn\",kind=\"panic\"} 1\n"));
+}
