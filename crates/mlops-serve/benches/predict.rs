@@ -109,6 +109,35 @@ fn throughput(p: &Predictor, batch: &RecordBatch) {
         best,
         batch.num_rows() as f64 / best.as_secs_f64() / 1e6
     );
+    // Where the time goes (best of 5 each).
+    let time = |f: &dyn Fn()| {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .min()
+            .unwrap_or(Duration::MAX)
+    };
+    let check = time(&|| {
+        black_box(p.check_batch(black_box(batch)).unwrap());
+    });
+    let transform = time(&|| {
+        black_box(p.bundle().pipeline.transform(black_box(batch)).unwrap());
+    });
+    let x = p.bundle().pipeline.transform(batch).unwrap();
+    let model = time(&|| {
+        for row in x.data.outer_iter() {
+            black_box(
+                p.bundle()
+                    .model
+                    .predict_proba_row(row.as_slice().unwrap())
+                    .unwrap(),
+            );
+        }
+    });
+    eprintln!("  breakdown: check {check:?}, transform {transform:?}, model {model:?}");
 }
 
 fn benches(c: &mut Criterion) {

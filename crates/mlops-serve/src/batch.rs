@@ -38,7 +38,7 @@ pub struct BatchOptions {
     /// At most this many bad rows are listed in the summary (all are counted; default 1000).
     pub max_reported_bad_rows: usize,
     /// Called after each batch with the number of input rows done so far.
-    pub progress: Option<Box<dyn FnMut(u64) + Send>>,
+    pub progress: Option<Box<dyn FnMut(u64)>>,
 }
 
 impl Default for BatchOptions {

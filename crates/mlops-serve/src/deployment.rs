@@ -199,12 +199,24 @@ impl Deployment {
     /// `key` routes (and is the request id when given); without one a request id is generated
     /// and routes instead. The shadow (if any) gets a copy off the hot path. Emits events.
     pub fn predict(&self, record: &Record, key: Option<&str>) -> Result<Prediction> {
+        self.predict_with_id(record, key, None)
+    }
+
+    /// Like [`Deployment::predict`] with a request id apart from the routing key: the request
+    /// id is `request_id`, else `key`, else generated; routing uses `key`, else the request id.
+    pub fn predict_with_id(
+        &self,
+        record: &Record,
+        key: Option<&str>,
+        request_id: Option<&str>,
+    ) -> Result<Prediction> {
         let state = self.snapshot();
-        let request_id = key.map_or_else(next_request_id, str::to_string);
+        let request_id = request_id
+            .or(key)
+            .map_or_else(next_request_id, str::to_string);
+        let route = key.unwrap_or(&request_id);
         let (predictor, role) = match &state.canary {
-            Some((canary, share)) if routes_to_canary(&request_id, *share) => {
-                (canary, Role::Canary)
-            }
+            Some((canary, share)) if routes_to_canary(route, *share) => (canary, Role::Canary),
             _ => (&state.champion, Role::Champion),
         };
         let probability = predictor.score(record)?;

@@ -355,16 +355,26 @@ impl Predictor {
     }
 
     /// Transforms and predicts a batch that passed [`Predictor::check_batch`].
+    ///
+    /// Works in chunks of [`CHUNK_ROWS`] rows, so the feature matrix of a chunk stays in cache
+    /// between the transform and the model (and memory stays small for big batches).
     pub(crate) fn proba_unchecked(&self, batch: &RecordBatch) -> Result<Vec<f64>> {
-        let x = self.bundle.pipeline.transform(batch).map_err(from_data)?;
+        let n = batch.num_rows();
         let model = &self.bundle.model;
-        let mut out = Vec::with_capacity(x.data.nrows());
-        for row in x.data.outer_iter() {
-            let p = match row.as_slice() {
-                Some(r) => model.predict_proba_row(r)?,
-                None => model.predict_proba_row(&row.to_vec())?,
-            };
-            out.push(p);
+        let mut out = Vec::with_capacity(n);
+        let mut start = 0;
+        while start < n {
+            let len = CHUNK_ROWS.min(n - start);
+            let chunk = batch.slice(start, len);
+            let x = self.bundle.pipeline.transform(&chunk).map_err(from_data)?;
+            for row in x.data.outer_iter() {
+                let p = match row.as_slice() {
+                    Some(r) => model.predict_proba_row(r)?,
+                    None => model.predict_proba_row(&row.to_vec())?,
+                };
+                out.push(p);
+            }
+            start += len;
         }
         Ok(out)
     }
@@ -379,6 +389,9 @@ impl Predictor {
             .collect())
     }
 }
+
+/// Rows per chunk of the batch path.
+pub const CHUNK_ROWS: usize = 2048;
 
 fn expected(kind: ColumnKind) -> &'static str {
     match kind {

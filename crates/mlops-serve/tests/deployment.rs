@@ -301,3 +301,24 @@ fn deployment_is_send_sync() {
     check::<Deployment>();
     check::<Arc<Deployment>>();
 }
+
+#[test]
+fn request_ids_apart_from_routing_keys() {
+    let r = record(&churn(3, 2), 0);
+    let dep = Deployment::new(predictor(0));
+    dep.set_canary(predictor(1), 0.5).unwrap();
+    let key = (0..100)
+        .map(|k| format!("user-{k}"))
+        .find(|k| routes_to_canary(k, 0.5))
+        .unwrap();
+    for n in 0..20 {
+        let id = format!("req-{n}");
+        let p = dep.predict_with_id(&r, Some(&key), Some(&id)).unwrap();
+        assert_eq!((p.request_id.as_str(), p.version), (id.as_str(), 2));
+    }
+    let p = dep.predict_with_id(&r, None, Some("only-id")).unwrap();
+    assert_eq!(p.request_id, "only-id");
+    assert_eq!(p.version == 2, routes_to_canary("only-id", 0.5));
+    let p = dep.predict_with_id(&r, None, None).unwrap();
+    assert!(!p.request_id.is_empty());
+}

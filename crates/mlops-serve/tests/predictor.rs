@@ -205,3 +205,53 @@ fn predictors_are_send_sync() {
     check::<Predictor>();
     check::<Arc<Predictor>>();
 }
+
+#[test]
+fn batches_larger_than_a_chunk_agree_across_chunk_boundaries() {
+    let p = predictor(2);
+    let n = 2 * mlops_serve::predictor::CHUNK_ROWS + 7;
+    let batch = churn(n as u64, 8);
+    let probs = p.predict_proba_batch(&batch).unwrap();
+    assert_eq!(probs.len(), n);
+    let c = mlops_serve::predictor::CHUNK_ROWS;
+    for i in (c - 3..c + 3).chain(2 * c - 2..n) {
+        let single = p.predict(&record(&batch, i), None).unwrap();
+        assert_eq!(single.probability.to_bits(), probs[i].to_bits(), "row {i}");
+    }
+}
+
+#[test]
+fn a_tree_model_is_bit_identical_on_both_paths_and_predictions_round_trip() {
+    let batch = churn(5000, 6);
+    let bundle = mlops_train::train(
+        &mlops_train::TrainConfig::new(
+            mlops_data::synth::LABEL_COLUMN,
+            mlops_data::synth::POSITIVE_LABEL,
+            mlops_data::synth::churn_pipeline(mlops_data::transform::ImputeStrategy::Mean),
+        )
+        .seed(6),
+        &batch,
+        &[mlops_train::select::Candidate::new(Box::new(
+            mlops_train::DecisionTree::new()
+                .max_depth(Some(6))
+                .check()
+                .unwrap(),
+        ))],
+    )
+    .unwrap()
+    .bundle;
+    assert_eq!(bundle.model.kind(), "tree");
+    let p = Predictor::new("tree", 4, bundle).unwrap();
+    let test = churn(600, 61);
+    let probs = p.predict_proba_batch(&test).unwrap();
+    for (i, rec) in records(&test).iter().enumerate() {
+        let a = p.predict(rec, None).unwrap();
+        assert_eq!(a.probability.to_bits(), probs[i].to_bits(), "row {i}");
+    }
+    let a = p.predict(&record(&test, 0), Some("x")).unwrap();
+    let json = serde_json::to_string(&a).unwrap();
+    assert_eq!(
+        serde_json::from_str::<mlops_serve::Prediction>(&json).unwrap(),
+        a
+    );
+}
