@@ -18,6 +18,8 @@ pub mod convert;
 pub mod deployment;
 pub mod error;
 pub mod events;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod predictor;
 pub mod value;
 
