@@ -24,7 +24,7 @@ pub(crate) type Res<T> = Result<T, Box<dyn std::error::Error>>;
     name = "mlops",
     version,
     about,
-    after_help = "Examples:\n  mlops data generate --rows 100000 --seed 7 customers.parquet\n  mlops data validate customers.parquet --write-schema schema.json\n  mlops data validate live.csv --schema schema.json --json\n  mlops data profile customers.parquet\n  mlops data fingerprint customers.csv --json\n  mlops train --data customers.parquet --target churned --positive yes --registry reg --name churn --alias champion\n  mlops registry list --registry reg churn\n  mlops registry verify --registry reg\n  mlops reproduce churn@1 --registry reg\n  mlops score churn@champion --registry reg --input live.csv --output scored.parquet\n  mlops drift churn@champion live.parquet --registry reg --json drift.json --html drift.html"
+    after_help = "Examples:\n  mlops data generate --rows 100000 --seed 7 customers.parquet\n  mlops data validate customers.parquet --write-schema schema.json\n  mlops data validate live.csv --schema schema.json --json\n  mlops data profile customers.parquet\n  mlops data fingerprint customers.csv --json\n  mlops train --data customers.parquet --target churned --positive yes --registry reg --name churn --alias champion\n  mlops registry list --registry reg churn\n  mlops registry verify --registry reg\n  mlops reproduce churn@1 --registry reg\n  mlops serve churn@champion --registry reg --addr 127.0.0.1:8080\n  mlops score churn@champion --registry reg --input live.csv --output scored.parquet\n  mlops drift churn@champion live.parquet --registry reg --json drift.json --html drift.html"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -45,6 +45,10 @@ enum Command {
     /// Retrain a registered version from its dataset snapshot and spec; exit 0 when the new
     /// bundle's hash equals the stored one.
     Reproduce(model::ReproduceArgs),
+    /// Serve a registered model over HTTP (Open Inference Protocol v2 + a JSON records route),
+    /// following its alias: when the alias moves, the new version is swapped in atomically.
+    #[cfg(feature = "http")]
+    Serve(model::ServeArgs),
     /// Score a CSV/Parquet file with a registered model into Parquet (streaming, bounded memory).
     Score(model::ScoreArgs),
     /// Drift between a reference (file or registered model) and current data; exit 1 on drift.
@@ -137,6 +141,8 @@ fn run(cli: Cli) -> Res<ExitCode> {
         Command::Reproduce(args) => return model::reproduce(args),
         Command::Drift(args) => return model::drift(args),
         Command::Score(args) => return model::score(args),
+        #[cfg(feature = "http")]
+        Command::Serve(args) => return model::serve(args),
     };
     let mut out = std::io::stdout().lock();
     match cmd {

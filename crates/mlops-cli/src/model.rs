@@ -256,6 +256,64 @@ pub fn score(args: ScoreArgs) -> Res<ExitCode> {
     })
 }
 
+/// Arguments of `mlops serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// NAME@ALIAS to serve and follow (NAME@VERSION serves a fixed version).
+    pub model: String,
+    /// The registry directory.
+    #[arg(long, value_name = "DIR")]
+    pub registry: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// How often to check whether the alias moved, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub poll_ms: u64,
+    /// Require `Authorization: Bearer TOKEN` (also read from MLOPS_SERVE_TOKEN).
+    #[arg(long, env = "MLOPS_SERVE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// `mlops serve`: the OIP v2 server for a registered model, following its alias.
+#[cfg(feature = "http")]
+pub fn serve(args: ServeArgs) -> Res<ExitCode> {
+    use mlops::serve::Deployment;
+    use mlops::serve::http::{Server, ServerState, wait_for_shutdown_signal};
+    use std::sync::Arc;
+    let registry = Arc::new(open_registry(&args.registry, false)?);
+    let (name, which) = parse_ref(&args.model);
+    let deployment = Arc::new(Deployment::from_registry(&registry, name, which)?);
+    let _follow = match which {
+        VersionRef::Alias(alias) => Some(deployment.follow_alias(
+            Arc::clone(&registry),
+            name,
+            alias,
+            std::time::Duration::from_millis(args.poll_ms.max(10)),
+        )?),
+        _ => None,
+    };
+    let mut state = ServerState::new().with_deployment(Arc::clone(&deployment));
+    if let Some(token) = args.token {
+        state = state.with_bearer_token(token);
+    }
+    let server = Server::start(args.addr.as_str(), Arc::new(state))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "listening on http://{} serving {}@{} (Ctrl-C to stop)",
+            server.local_addr(),
+            name,
+            deployment.current().version()
+        )?;
+        out.flush()?;
+    }
+    wait_for_shutdown_signal()?;
+    server.shutdown()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Splits `NAME`, `NAME@3` or `NAME@champion`.
 pub fn parse_ref(s: &str) -> (&str, VersionRef<'_>) {
     match s.split_once('@') {

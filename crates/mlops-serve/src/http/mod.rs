@@ -39,5 +39,5 @@ pub use metrics::Metrics;
 pub use oip::{InferRequest, InferResponse, ModelMetadata, OipError};
 pub use server::{
     ApiError, ExtraMetrics, HttpError, Limits, Server, ServerHandle, ServerState, router, serve,
-    serve_listener, shutdown_signal,
+    serve_listener, shutdown_signal, wait_for_shutdown_signal,
 };

@@ -857,6 +857,19 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Blocks the calling (synchronous) thread until Ctrl-C or SIGTERM, for binaries that run a
+/// [`Server`] and want a graceful stop.
+///
+/// # Errors
+/// When the signal runtime cannot be built.
+pub fn wait_for_shutdown_signal() -> std::io::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(shutdown_signal());
+    Ok(())
+}
+
 /// A blocking entry point for synchronous programs: runs the server on its own tokio runtime
 /// in a background thread.
 #[derive(Debug)]
