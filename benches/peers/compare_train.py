@@ -9,6 +9,7 @@ LogisticRegression()) fit on the same training rows (median of repeats, data alr
 and prints both medians, the ratio and both ROC-AUCs on the same test rows.
 
 Usage (repository root): python3 benches/peers/compare_train.py [--no-bench]
+(set MLOPS_BENCH_TRAIN_1M=1 to include 1M rows; it takes many minutes)
 Requires: pip install scikit-learn pandas pyarrow numpy
 """
 import json
@@ -19,6 +20,7 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 import pyarrow.parquet as pq
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -57,9 +59,12 @@ def main():
     print(f"{'rows':>9}{'mlops-rs (s)':>14}{'sklearn (s)':>13}{'ratio':>8}"
           f"{'AUC ours':>10}{'AUC sklearn':>13}{'|dAUC|':>9}")
     for rows in [100_000, 1_000_000]:
+        if not os.path.exists(os.path.join(data_dir, f"train_auc_{rows}.json")):
+            continue  # 1M only with MLOPS_BENCH_TRAIN_1M=1
         train = pq.read_table(os.path.join(data_dir, f"train_{rows}.parquet")).to_pandas()
         test = pq.read_table(os.path.join(data_dir, f"test_{rows}.parquet")).to_pandas()
-        cat = [c for c in train.columns if train[c].dtype == object and c not in (LABEL,)]
+        cat = [c for c in train.columns
+               if not pd.api.types.is_numeric_dtype(train[c]) and c not in (LABEL, "customer_id")]
         num = [c for c in train.columns if c not in cat and c not in (LABEL, "customer_id")]
         repeats = 5 if rows <= 100_000 else 3
         times = []

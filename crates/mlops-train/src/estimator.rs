@@ -316,7 +316,10 @@ impl Estimator for ValidLogisticRegression {
         let p = &self.0;
         let n = data.rows();
         let targets = Array1::from_iter(data.y.iter().copied());
-        let dataset = DatasetBase::new(data.x.view(), targets.view());
+        // linfa multiplies by X and by Xᵀ in every evaluation; a column-major copy makes the Xᵀ
+        // products contiguous.
+        let xf = data.x.t().as_standard_layout().into_owned().reversed_axes();
+        let dataset = DatasetBase::new(xf.view(), targets.view());
         // linfa's gradient is a sum over rows; scale the tolerance so it means the same as
         // scikit-learn's tolerance on the mean loss.
         let params = linfa_logistic::LogisticRegression::<f64>::default()
