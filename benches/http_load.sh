@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP load benchmark: the mlops-rs server (example `serve_http`) against a FastAPI + uvicorn
+# HTTP load benchmark: the mlops-rs server (example `http_bench_server` of mlops-serve) against a FastAPI + uvicorn
 # peer (benches/peers/serve_peer.py) serving the same kind of scikit-learn pipeline trained on
 # the same Parquet file, both hit by wrk with the same one-row JSON body on the same route.
 #
@@ -28,8 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release -q -p mlops-serve --features http --example serve_http
-BIN="${CARGO_TARGET_DIR:-target}/release/examples/serve_http"
+cargo build --release -q -p mlops-serve --features http --example http_bench_server
+BIN="${CARGO_TARGET_DIR:-target}/release/examples/http_bench_server"
 "$BIN" --addr "127.0.0.1:$RUST_PORT" --workers "$WORKERS" --out "$WORK" > "$WORK/rust.log" 2>&1 &
 PIDS+=($!)
 

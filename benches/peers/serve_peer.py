@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""FastAPI peer of the `serve_http` example, for `benches/http_load.sh`.
+"""FastAPI peer of the `http_bench_server` example (mlops-serve), for `benches/http_load.sh`.
 
 Trains a scikit-learn Pipeline(ColumnTransformer(median imputation + StandardScaler on the
 numeric columns, most-frequent imputation + OneHotEncoder on the categorical columns),

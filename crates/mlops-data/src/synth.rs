@@ -338,6 +338,20 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(fields))
 });
 
+/// A generated churn table in one batch: `rows` rows drawn with `seed`, the default 2% nulls and no
+/// drift (shorthand for `ChurnGenerator::new(ChurnConfig { rows, seed, .. })?.to_batch()`).
+///
+/// # Errors
+/// As [`ChurnGenerator::to_batch`].
+pub fn churn_table(rows: u64, seed: u64) -> Result<RecordBatch> {
+    ChurnGenerator::new(ChurnConfig {
+        rows,
+        seed,
+        ..ChurnConfig::default()
+    })?
+    .to_batch()
+}
+
 /// The standard preprocessing of the churn table: the [`NUMERIC_COLUMNS`] imputed with
 /// `numeric_impute` then standardised, the [`CATEGORICAL_COLUMNS`] imputed with the most frequent
 /// value then one-hot encoded (unseen categories ignored); `customer_id` and the label are left

@@ -17,21 +17,14 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_schema::DataType;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mlops_data::synth::{self, ChurnConfig, ChurnGenerator, LABEL_COLUMN, POSITIVE_LABEL};
+use mlops_data::synth::{self, LABEL_COLUMN, POSITIVE_LABEL};
 use mlops_data::transform::ImputeStrategy;
 use mlops_serve::{Predictor, Record, Value};
 use mlops_train::select::Candidate;
 use mlops_train::{LogisticRegression, TrainConfig};
 
 fn churn(rows: u64, seed: u64) -> RecordBatch {
-    ChurnGenerator::new(ChurnConfig {
-        rows,
-        seed,
-        ..ChurnConfig::default()
-    })
-    .unwrap()
-    .to_batch()
-    .unwrap()
+    mlops_data::synth::churn_table(rows, seed).unwrap()
 }
 
 fn predictor() -> Predictor {

@@ -33,15 +33,7 @@ pub fn records_from_batch(batch: &RecordBatch) -> Result<Vec<Record>> {
                 .as_any()
                 .downcast_ref::<Float64Array>()
                 .ok_or_else(|| wrong(dt))?;
-            (0..a.len())
-                .map(|i| {
-                    if a.is_null(i) {
-                        Value::Null
-                    } else {
-                        Value::Float(a.value(i))
-                    }
-                })
-                .collect()
+            cells(a, |i| Value::Float(a.value(i)))
         } else if dt.is_integer() {
             let a = cast(&DataType::Int64)?;
             let a = a
@@ -51,29 +43,13 @@ pub fn records_from_batch(batch: &RecordBatch) -> Result<Vec<Record>> {
             if a.null_count() > array.null_count() {
                 return Err(wrong(dt)); // values that overflowed i64 became nulls
             }
-            (0..a.len())
-                .map(|i| {
-                    if a.is_null(i) {
-                        Value::Null
-                    } else {
-                        Value::Int(a.value(i))
-                    }
-                })
-                .collect()
+            cells(a, |i| Value::Int(a.value(i)))
         } else if matches!(dt, DataType::Boolean) {
             let a = array
                 .as_any()
                 .downcast_ref::<BooleanArray>()
                 .ok_or_else(|| wrong(dt))?;
-            (0..a.len())
-                .map(|i| {
-                    if a.is_null(i) {
-                        Value::Null
-                    } else {
-                        Value::Bool(a.value(i))
-                    }
-                })
-                .collect()
+            cells(a, |i| Value::Bool(a.value(i)))
         } else if matches!(
             dt,
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
@@ -84,15 +60,7 @@ pub fn records_from_batch(batch: &RecordBatch) -> Result<Vec<Record>> {
                 .as_any()
                 .downcast_ref::<StringArray>()
                 .ok_or_else(|| wrong(dt))?;
-            (0..a.len())
-                .map(|i| {
-                    if a.is_null(i) {
-                        Value::Null
-                    } else {
-                        Value::Str(a.value(i).to_string())
-                    }
-                })
-                .collect()
+            cells(a, |i| Value::Str(a.value(i).to_string()))
         } else {
             return Err(wrong(dt));
         };
@@ -101,6 +69,19 @@ pub fn records_from_batch(batch: &RecordBatch) -> Result<Vec<Record>> {
         }
     }
     Ok(records)
+}
+
+/// One value per row of `array`: `Value::Null` for nulls, `value(i)` otherwise.
+fn cells(array: &dyn Array, value: impl Fn(usize) -> Value) -> Vec<Value> {
+    (0..array.len())
+        .map(|i| {
+            if array.is_null(i) {
+                Value::Null
+            } else {
+                value(i)
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -279,6 +279,11 @@ fn follows_a_registry_alias() {
         .set_alias("churn", "prod", 2, Some(3), "again")
         .unwrap();
     wait_for(2);
+    // The follower counts a reload just after the swap it made: give the counter a moment.
+    let t = Instant::now();
+    while handle.reloads() < 2 && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(handle.reloads(), 2);
     assert_eq!(handle.errors(), 0, "{:?}", handle.last_error());
     let r = record(&churn(3, 1), 0);

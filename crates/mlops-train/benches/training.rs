@@ -14,7 +14,7 @@ use mlops_data::BatchStream;
 use mlops_data::arrow::RecordBatch;
 use mlops_data::ingest::{ParquetWriteOptions, write_parquet_path};
 use mlops_data::pipeline::FittedPipeline;
-use mlops_data::synth::{self, ChurnConfig, ChurnGenerator, LABEL_COLUMN, POSITIVE_LABEL};
+use mlops_data::synth::{self, LABEL_COLUMN, POSITIVE_LABEL};
 use mlops_data::transform::ImputeStrategy;
 use mlops_train::trainer::binary_labels;
 use mlops_train::{Estimator, LogisticRegression, Model, TrainingSet};
@@ -29,16 +29,7 @@ fn bench_dir() -> PathBuf {
 
 /// `rows` training rows (seed 1) and `rows / 4` test rows (seed 2), written as Parquet for the peer.
 fn data(rows: u64) -> (RecordBatch, RecordBatch) {
-    let make = |rows, seed| {
-        ChurnGenerator::new(ChurnConfig {
-            rows,
-            seed,
-            ..ChurnConfig::default()
-        })
-        .unwrap()
-        .to_batch()
-        .unwrap()
-    };
+    let make = |rows, seed| synth::churn_table(rows, seed).unwrap();
     let (train, test) = (make(rows, 1), make(rows / 4, 2));
     let dir = bench_dir();
     for (name, batch) in [("train", &train), ("test", &test)] {

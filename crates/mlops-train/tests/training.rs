@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use mlops_data::synth::{self, ChurnConfig, ChurnGenerator, LABEL_COLUMN, POSITIVE_LABEL};
+use mlops_data::synth::{self, LABEL_COLUMN, POSITIVE_LABEL};
 use mlops_data::transform::ImputeStrategy;
 use mlops_train::bundle::{FORMAT_VERSION, MAGIC};
 use mlops_train::estimator::{LinearModel, Model};
@@ -18,14 +18,7 @@ use mlops_train::{
 use ndarray::Array2;
 
 fn churn(rows: u64, seed: u64) -> RecordBatch {
-    ChurnGenerator::new(ChurnConfig {
-        rows,
-        seed,
-        ..ChurnConfig::default()
-    })
-    .unwrap()
-    .to_batch()
-    .unwrap()
+    mlops_data::synth::churn_table(rows, seed).unwrap()
 }
 
 fn config(seed: u64) -> TrainConfig {

@@ -8,24 +8,14 @@ use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use mlops_data::pipeline::Pipeline;
-use mlops_data::synth::{
-    self, CATEGORICAL_COLUMNS, ChurnConfig, ChurnGenerator, LABEL_COLUMN, NUMERIC_COLUMNS,
-    POSITIVE_LABEL,
-};
+use mlops_data::synth::{self, CATEGORICAL_COLUMNS, LABEL_COLUMN, NUMERIC_COLUMNS, POSITIVE_LABEL};
 use mlops_data::transform::{ImputeStrategy, Step, UnknownCategory};
 use mlops_serve::{Predictor, Record, Value};
 use mlops_train::select::Candidate;
 use mlops_train::{LogisticRegression, ModelBundle, TrainConfig};
 
 pub fn churn(rows: u64, seed: u64) -> RecordBatch {
-    ChurnGenerator::new(ChurnConfig {
-        rows,
-        seed,
-        ..ChurnConfig::default()
-    })
-    .unwrap()
-    .to_batch()
-    .unwrap()
+    mlops_data::synth::churn_table(rows, seed).unwrap()
 }
 
 pub fn train_with(pipeline: Pipeline, seed: u64, l2: f64) -> ModelBundle {

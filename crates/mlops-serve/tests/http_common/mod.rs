@@ -11,7 +11,7 @@ use mlops_data::arrow::RecordBatch;
 use mlops_data::arrow::array::Array;
 use mlops_data::arrow::array::cast::AsArray;
 use mlops_data::arrow::array::types::{Float64Type, Int64Type};
-use mlops_data::synth::{self, ChurnConfig, ChurnGenerator, LABEL_COLUMN, POSITIVE_LABEL};
+use mlops_data::synth::{self, LABEL_COLUMN, POSITIVE_LABEL};
 use mlops_data::transform::ImputeStrategy;
 use mlops_serve::{Predictor, Record, Value};
 use mlops_train::estimator::LogisticRegression;
@@ -192,14 +192,7 @@ pub fn predictor(version: u64, seed: u64) -> Predictor {
 }
 
 pub fn churn_rows(rows: u64, seed: u64) -> RecordBatch {
-    ChurnGenerator::new(ChurnConfig {
-        rows,
-        seed,
-        ..ChurnConfig::default()
-    })
-    .unwrap()
-    .to_batch()
-    .unwrap()
+    mlops_data::synth::churn_table(rows, seed).unwrap()
 }
 
 /// The rows of `batch` as records (label and id columns included; extra columns are ignored).

@@ -1,7 +1,7 @@
 //! Trains a churn model and serves it over HTTP until Ctrl-C / SIGTERM.
 //!
 //! ```text
-//! cargo run --release -p mlops-serve --features http --example serve_http -- \
+//! cargo run --release -p mlops-serve --features http --example http_bench_server -- \
 //!     [--addr 127.0.0.1:18080] [--rows 5000] [--workers N] [--out DIR]
 //! ```
 //!
