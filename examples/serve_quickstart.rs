@@ -32,23 +32,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut records = records_from_batch(&live)?;
     let p = deployment.predict(&records[0], Some("customer-1"))?;
     println!(
-        "{} {:.3} from v{} ({} µs class latency)",
-        p.label, p.probability, p.version, "single-digit"
+        "{} {:.3} from v{} (request {})",
+        p.label, p.probability, p.version, p.request_id
     );
     records[1].0.remove("tenure_months");
-    println!(
-        "missing column: {}",
-        deployment.predict(&records[1], None).unwrap_err()
-    );
+    if let Err(e) = deployment.predict(&records[1], None) {
+        println!("rejected: {e}");
+    }
     deployment.set_canary(fit(2)?, 0.5)?; // half the keys go to v2, deterministically
     deployment.promote(fit(3)?); // atomic: no request sees a torn model
-    println!(
-        "serving v{}; rollback -> {:?}",
-        deployment.current().version(),
-        deployment
-            .rollback()
-            .map(|_| deployment.current().version())
-    );
+    println!("serving v{}", deployment.current().version());
+    deployment.rollback()?;
+    println!("rolled back to v{}", deployment.current().version());
     let mut joiner = LabelJoiner::new(10_000);
     for e in events.try_iter() {
         joiner.add_prediction(&e);
