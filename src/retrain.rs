@@ -113,6 +113,8 @@ impl std::fmt::Debug for RetrainLoop<'_> {
     }
 }
 
+static SNAPSHOT_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -236,7 +238,8 @@ impl<'r> RetrainLoop<'r> {
         Ok((decision, summary.run.to_string()))
     }
 
-    /// Retrains with `spec` on `fresh`, scores champion and challenger on the same `holdout`
+    /// Retrains with `spec` on `fresh` (stored as the challenger's dataset snapshot, so the
+    /// version can be reproduced), scores champion and challenger on the same `holdout`
     /// (labels from the spec's label column), registers the challenger and promotes it (moves
     /// the alias, compare-and-set on the current champion) only when DeLong's test says it is
     /// better by at least `min_auc_gain` at `alpha`. `decision_run` names the decision that
@@ -267,13 +270,27 @@ impl<'r> RetrainLoop<'r> {
             "challenger for decision run {decision_run}: holdout AUC {:.4} vs champion v{} {:.4} (DeLong p={:.3e}); gate: {:?}",
             cmp.auc_b, self.champion.0, cmp.auc_a, cmp.p_value, promotion.reason
         );
+        // The fresh data becomes the challenger's dataset snapshot (as Parquet; the fingerprint is
+        // format-independent), so `lifecycle::reproduce` can retrain it bit for bit later.
+        let snapshot = std::env::temp_dir().join(format!(
+            "mlops-retrain-{}-{}.parquet",
+            std::process::id(),
+            SNAPSHOT_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        mlops_data::ingest::write_parquet_path(
+            &snapshot,
+            BatchStream::from_batches(fresh.schema(), vec![fresh.clone()]),
+            &mlops_data::ingest::ParquetWriteOptions::default(),
+        )?;
         let registered = register_outcome(
             self.registry,
             &self.config.model,
             outcome,
-            None,
+            Some(&snapshot),
             &truncate(&reason, 4000),
-        )?;
+        );
+        let _ = std::fs::remove_file(&snapshot);
+        let registered = registered?;
         let challenger = registered.version.version;
         let mut promoted = false;
         if promotion.promote {

@@ -147,6 +147,18 @@ fn drift_triggers_a_gated_retrain_and_the_audit_log_tells_it() {
         lifecycle::load_bundle(&registry, "churn", VersionRef::Alias("champion")).unwrap();
     assert_eq!(lp2.champion().1, &champ);
 
+    // Loop-trained versions are reproducible from their stored snapshot.
+    let scratch = tempfile::tempdir().unwrap();
+    let r = lifecycle::reproduce(
+        &registry,
+        "churn",
+        VersionRef::Number(round.challenger),
+        None,
+        scratch.path(),
+    )
+    .unwrap();
+    assert!(r.identical, "{:?}", r.differences);
+
     // The audit log names each decision; the chain verifies.
     let events = registry.events().unwrap();
     let reasons: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
