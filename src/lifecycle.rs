@@ -26,10 +26,7 @@ pub struct Registered {
 /// # Errors
 /// Ingest errors naming the file.
 pub fn read_table(path: &Path) -> Result<mlops_data::arrow::RecordBatch, Error> {
-    let stream = read_path(path, &ReadOptions::default())?;
-    let schema = stream.schema();
-    let batches: Vec<_> = stream.collect::<mlops_data::Result<_>>()?;
-    Ok(arrow_select::concat::concat_batches(&schema, &batches).map_err(mlops_data::Error::from)?)
+    Ok(read_path(path, &ReadOptions::default())?.collect_batch()?)
 }
 
 /// A default pipeline for a table: numeric columns imputed with the median and standardised;

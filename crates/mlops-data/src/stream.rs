@@ -56,6 +56,14 @@ impl BatchStream {
     pub fn collect_batches(self) -> Result<Vec<RecordBatch>> {
         self.collect()
     }
+
+    /// Reads every batch into memory as one batch (an empty stream gives a 0-row batch). Only
+    /// for data known to fit in memory.
+    pub fn collect_batch(self) -> Result<RecordBatch> {
+        let schema = self.schema();
+        let batches = self.collect_batches()?;
+        Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
+    }
 }
 
 impl Iterator for BatchStream {

@@ -849,10 +849,13 @@ impl TreeModel {
     /// P(positive) for one row.
     #[inline]
     pub fn probability(&self, row: &[f64]) -> f64 {
-        match self
-            .nodes
-            .get(self.leaf_of(|f| row.get(f).copied().unwrap_or(f64::NAN)))
-        {
+        self.leaf_probability(|f| row.get(f).copied().unwrap_or(f64::NAN))
+    }
+
+    /// P(positive) in the leaf that a row, given by a feature accessor, reaches.
+    #[inline]
+    fn leaf_probability(&self, value: impl Fn(usize) -> f64) -> f64 {
+        match self.nodes.get(self.leaf_of(value)) {
             Some(TreeNode::Leaf { probability, .. }) => *probability,
             _ => 0.0,
         }
@@ -994,15 +997,7 @@ impl Model {
             }
             Model::Tree(t) => x
                 .outer_iter()
-                .map(|row| {
-                    match t
-                        .nodes
-                        .get(t.leaf_of(|f| row.get(f).copied().unwrap_or(f64::NAN)))
-                    {
-                        Some(TreeNode::Leaf { probability, .. }) => *probability,
-                        _ => 0.0,
-                    }
-                })
+                .map(|row| t.leaf_probability(|f| row.get(f).copied().unwrap_or(f64::NAN)))
                 .collect(),
         })
     }

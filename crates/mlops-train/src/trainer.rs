@@ -295,11 +295,7 @@ pub fn train_stream(
     stream: BatchStream,
     candidates: &[Candidate],
 ) -> Result<TrainOutcome> {
-    let schema = stream.schema();
-    let batches: Vec<RecordBatch> = stream.collect::<mlops_data::Result<_>>()?;
-    let batch =
-        arrow_select::concat::concat_batches(&schema, &batches).map_err(mlops_data::Error::from)?;
-    train(config, &batch, candidates)
+    train(config, &stream.collect_batch()?, candidates)
 }
 
 /// Trains: see the [module docs](self). With one candidate it is fitted on the training rows;
