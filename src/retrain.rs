@@ -44,6 +44,10 @@ pub struct LoopConfig {
     pub alpha: f64,
     /// Actor name written to the audit log.
     pub actor: String,
+    /// Most live input rows kept for the next drift check (default 50 000): when more arrive
+    /// before a promotion clears them, the oldest are dropped, so a loop that keeps its
+    /// champion for a long time holds bounded memory.
+    pub max_live_rows: usize,
 }
 
 impl LoopConfig {
@@ -64,6 +68,7 @@ impl LoopConfig {
             min_auc_gain: 0.0,
             alpha: 0.05,
             actor: "retrain-loop".to_string(),
+            max_live_rows: 50_000,
         }
     }
 }
@@ -160,10 +165,34 @@ impl<'r> RetrainLoop<'r> {
         &self.performance
     }
 
-    /// Records live inputs (the rows the champion scored) for the next drift check.
+    /// Records live inputs (the rows the champion scored) for the next drift check. At most
+    /// [`LoopConfig::max_live_rows`] of the newest rows are kept.
     pub fn observe_inputs(&mut self, batch: RecordBatch) {
+        if batch.num_rows() == 0 {
+            return;
+        }
         self.live_rows += batch.num_rows();
         self.live.push(batch);
+        let max = self.config.max_live_rows.max(1);
+        while self.live_rows > max {
+            let Some(first) = self.live.first() else {
+                break;
+            };
+            let excess = self.live_rows - max;
+            if first.num_rows() <= excess {
+                self.live_rows -= first.num_rows();
+                self.live.remove(0);
+            } else {
+                let kept = first.slice(excess, first.num_rows() - excess);
+                self.live[0] = kept;
+                self.live_rows -= excess;
+            }
+        }
+    }
+
+    /// How many live input rows are kept for the next drift check.
+    pub fn live_rows(&self) -> usize {
+        self.live_rows
     }
 
     /// Records one joined outcome: the champion's probability and the true label.

@@ -172,3 +172,28 @@ fn drift_triggers_a_gated_retrain_and_the_audit_log_tells_it() {
     assert!(!calm_run.is_empty());
     assert!(registry.verify().unwrap().is_ok());
 }
+
+#[test]
+fn live_inputs_are_bounded_by_max_live_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::open(dir.path().join("reg")).unwrap();
+    let v1 = spec(1).train(&world(800, 1, DriftSpec::default())).unwrap();
+    let reg = lifecycle::register_outcome(&registry, "churn", v1, None, "first").unwrap();
+    registry
+        .set_alias("churn", "champion", reg.version.version, None, "first")
+        .unwrap();
+    let mut config = LoopConfig::new("churn");
+    config.max_live_rows = 1_000;
+    let mut lp = RetrainLoop::new(&registry, config).unwrap();
+    let batch = world(300, 2, DriftSpec::default());
+    for i in 1..=10 {
+        lp.observe_inputs(batch.clone());
+        assert_eq!(lp.live_rows(), (300 * i).min(1_000));
+    }
+    // An empty batch changes nothing; the drift check sees exactly the kept rows.
+    lp.observe_inputs(batch.slice(0, 0));
+    assert_eq!(lp.live_rows(), 1_000);
+    lp.decide().unwrap();
+    let drift = lp.last_drift().unwrap();
+    assert_eq!(drift.n_current_rows, 1_000);
+}
