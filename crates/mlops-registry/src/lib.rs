@@ -99,6 +99,8 @@ mod model;
 mod registry;
 mod snapshot;
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tracking;
 mod verify;
 
