@@ -375,8 +375,29 @@ impl Registry {
                     PutOptions::from(PutMode::Create),
                 )
                 .await;
+            let put = match put {
+                Err(e)
+                    if !matches!(
+                        e,
+                        object_store::Error::AlreadyExists { .. }
+                            | object_store::Error::Precondition { .. }
+                    ) =>
+                {
+                    // The error may hide a write that happened (the response was lost): read
+                    // the slot back, and if it holds this call's exact bytes the event is
+                    // committed. Only if that read fails too does the caller get the error.
+                    match fetch_event(self.store.as_ref(), ev.seq).await {
+                        Ok((_, Some(raw))) if hash_bytes(&raw) == hash => {
+                            tracing::debug!(seq = ev.seq, error = %e, "event found written despite the error");
+                            Ok(())
+                        }
+                        _ => Err(e),
+                    }
+                }
+                other => other.map(|_| ()),
+            };
             match put {
-                Ok(_) => {
+                Ok(()) => {
                     st.apply(&ev, hash)?;
                     tracing::debug!(seq = ev.seq, action = ev.action.kind(), "event appended");
                     let every = self.opts.snapshot_every;
