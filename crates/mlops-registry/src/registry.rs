@@ -400,16 +400,7 @@ impl Registry {
                 Ok(()) => {
                     st.apply(&ev, hash)?;
                     tracing::debug!(seq = ev.seq, action = ev.action.kind(), "event appended");
-                    let every = self.opts.snapshot_every;
-                    if every > 0 && ev.seq.is_multiple_of(every) {
-                        // The event is committed: a failed snapshot only costs the next open time.
-                        if let Err(e) = crate::snapshot::write(self.store.as_ref(), &st)
-                            .instrument(tracing::debug_span!("registry_snapshot_write"))
-                            .await
-                        {
-                            tracing::warn!(seq = ev.seq, error = %e, "snapshot not written");
-                        }
-                    }
+                    self.snapshot_if_due(&st, ev.seq).await;
                     return Ok(ev);
                 }
                 Err(
@@ -421,6 +412,7 @@ impl Registry {
                     self.sync(&mut st).await?;
                     if st.hashes.get(state::index(ev.seq)) == Some(&hash) {
                         tracing::debug!(seq = ev.seq, "event found already written by this call");
+                        self.snapshot_if_due(&st, ev.seq).await;
                         return Ok(ev);
                     }
                     attempts += 1;
@@ -430,6 +422,22 @@ impl Registry {
                 }
                 Err(e) => return Err(Error::store("put", &key, e)),
             }
+        }
+    }
+
+    /// Writes the snapshot at event `seq` if this writer owes one
+    /// ([`RegistryOptions::snapshot_every`]) and `st` ends at that event. The event is
+    /// committed: a failed snapshot only costs the next open time.
+    async fn snapshot_if_due(&self, st: &State, seq: u64) {
+        let every = self.opts.snapshot_every;
+        if every == 0 || !seq.is_multiple_of(every) || st.seq() != seq {
+            return;
+        }
+        if let Err(e) = crate::snapshot::write(self.store.as_ref(), st)
+            .instrument(tracing::debug_span!("registry_snapshot_write"))
+            .await
+        {
+            tracing::warn!(seq, error = %e, "snapshot not written");
         }
     }
 

@@ -227,7 +227,7 @@ fn seq_of(key: &str, prefix: &str) -> Option<u64> {
 
 /// The states after each step of a fault-free run (`golden[0]`: before the first step), and
 /// how many calls of each kind the workload makes.
-fn golden(steps: &[Step]) -> (Vec<Observed>, BTreeMap<OpKind, u64>) {
+fn golden(steps: &[Step]) -> (Vec<Observed>, BTreeMap<OpKind, u64>, Vec<String>) {
     let disk: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let counting = FaultyStore::new(disk.clone(), FaultPlan::none());
     let reg = Registry::from_store(Arc::new(counting.clone()), opts()).unwrap();
@@ -246,9 +246,10 @@ fn golden(steps: &[Step]) -> (Vec<Observed>, BTreeMap<OpKind, u64>) {
             &Registry::from_store(disk.clone(), opts()).unwrap(),
         ));
     }
+    let snapshots = keys(&disk, "snapshots");
     let fresh = Registry::from_store(disk, opts()).unwrap();
     assert!(fresh.verify().unwrap().is_ok());
-    (states, counts)
+    (states, counts, snapshots)
 }
 
 /// How one case ended.
@@ -372,7 +373,13 @@ fn key_is_blob_data(key: &str) -> bool {
     key.starts_with("blobs/") || key.starts_with("tmp/")
 }
 
-fn run_case(steps: &[Step], golden: &[Observed], fault: Fault, ops: &[OpKind], k: u64) -> Tally {
+fn run_case(
+    steps: &[Step],
+    (golden, snapshots): (&[Observed], &[String]),
+    fault: Fault,
+    ops: &[OpKind],
+    k: u64,
+) -> Tally {
     let mut tally = Tally {
         cases: 1,
         ..Tally::default()
@@ -433,6 +440,11 @@ fn run_case(steps: &[Step], golden: &[Observed], fault: Fault, ops: &[OpKind], k
         report.is_ok() || torn_snapshot && damage(&report.problems).is_empty(),
         "{fault:?} #{k}: {report:?}"
     );
+    if fault.is_delay() || fault == Fault::LostAck {
+        // Faults after which every call succeeds leave exactly the fault-free store,
+        // automatic snapshots included.
+        assert_eq!(keys(&disk, "snapshots"), snapshots, "{fault:?} #{k}");
+    }
     std::thread::sleep(Duration::from_millis(3));
     fresh.gc(Duration::ZERO).unwrap();
     assert!(keys(&disk, "tmp").is_empty(), "{fault:?} #{k}");
@@ -463,7 +475,7 @@ fn run_case(steps: &[Step], golden: &[Observed], fault: Fault, ops: &[OpKind], k
 fn every_write_of_the_workload_failing_in_every_way() {
     let started = Instant::now();
     let steps = workload();
-    let (golden, counts) = golden(&steps);
+    let (golden, counts, snapshots) = golden(&steps);
     let count = |ops: &[OpKind]| -> u64 {
         ops.iter()
             .map(|op| counts.get(op).copied().unwrap_or(0))
@@ -489,7 +501,7 @@ fn every_write_of_the_workload_failing_in_every_way() {
         let n = count(ops);
         assert!(n > 0, "{fault:?}");
         for k in 1..=n {
-            let t = run_case(&steps, &golden, *fault, ops, k);
+            let t = run_case(&steps, (&golden, &snapshots), *fault, ops, k);
             total.cases += t.cases;
             total.failed_ops += t.failed_ops;
             total.failed_but_visible += t.failed_but_visible;
