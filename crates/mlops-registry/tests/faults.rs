@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use mlops_registry::core::{ContentHash, hash_bytes};
 use mlops_registry::object_store::ObjectStore;
+use mlops_registry::object_store::local::LocalFileSystem;
 use mlops_registry::object_store::memory::InMemory;
 use mlops_registry::object_store::path::Path;
 use mlops_registry::testing::{Fault, FaultPlan, FaultyStore, OpKind, Rule, Trigger};
 use mlops_registry::{
-    Error, Lineage, ModelMetadata, Problem, Registry, RegistryOptions, RunRecord, VersionRef,
+    Action, Error, Lineage, ModelMetadata, Problem, Registry, RegistryOptions, RunRecord,
+    VersionRef,
 };
 
 /// The smallest part size the registry accepts: inputs of a few KiB are multipart uploads.
@@ -232,8 +234,27 @@ fn seq_of(key: &str, prefix: &str) -> Option<u64> {
 
 /// The states after each step of a fault-free run (`golden[0]`: before the first step), and
 /// how many calls of each kind the workload makes.
-fn golden(steps: &[Step]) -> (Vec<Observed>, BTreeMap<OpKind, u64>, Vec<String>) {
-    let disk: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+/// A fresh empty store, and the directory it lives in if it is on disk.
+type NewStore = fn() -> (Arc<dyn ObjectStore>, Option<tempfile::TempDir>);
+
+fn memory() -> (Arc<dyn ObjectStore>, Option<tempfile::TempDir>) {
+    (Arc::new(InMemory::new()), None)
+}
+
+/// The local file system (without fsync: a crash is not what these tests simulate).
+fn local() -> (Arc<dyn ObjectStore>, Option<tempfile::TempDir>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalFileSystem::new_with_prefix(dir.path())
+        .unwrap()
+        .with_fsync(false);
+    (Arc::new(store), Some(dir))
+}
+
+fn golden(
+    steps: &[Step],
+    new_store: NewStore,
+) -> (Vec<Observed>, BTreeMap<OpKind, u64>, Vec<String>) {
+    let (disk, _dir) = new_store();
     let counting = FaultyStore::new(disk.clone(), FaultPlan::none());
     // As in every case: `connect` reads nothing, the first step reads the empty log.
     let reg = Registry::connect(Arc::new(counting.clone()), opts()).unwrap();
@@ -410,6 +431,7 @@ fn key_is_blob_data(key: &str) -> bool {
 fn run_case(
     steps: &[Step],
     (golden, snapshots): (&[Observed], &[String]),
+    new_store: NewStore,
     fault: Fault,
     ops: &[OpKind],
     k: u64,
@@ -418,7 +440,7 @@ fn run_case(
         cases: 1,
         ..Tally::default()
     };
-    let disk: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let (disk, _dir) = new_store();
     let faulty = FaultyStore::new(
         disk.clone(),
         FaultPlan::new(k).with(Rule::new(Trigger::Nth(k), fault).on(ops)),
@@ -506,23 +528,60 @@ fn run_case(
     tally
 }
 
-#[test]
-fn every_write_of_the_workload_failing_in_every_way() {
+/// Runs the workload once per (fault, k): the k-th call the fault applies to gets it.
+/// Returns the tally and how many cases each fault had.
+fn matrix(new_store: NewStore, plans: &[(Fault, &[OpKind])]) -> (Tally, String) {
     let started = Instant::now();
     let steps = workload();
-    let (golden, counts, snapshots) = golden(&steps);
+    let (golden, counts, snapshots) = golden(&steps, new_store);
     let count = |ops: &[OpKind]| -> u64 {
         ops.iter()
             .map(|op| counts.get(op).copied().unwrap_or(0))
             .sum()
     };
-    let conditional = [OpKind::PutCreate, OpKind::PutUpdate];
-    let multipart = [OpKind::MultipartPart, OpKind::MultipartComplete];
+    let mut total = Tally::default();
+    let mut per_fault = Vec::new();
+    for (fault, ops) in plans {
+        let n = count(ops);
+        assert!(n > 0, "{fault:?}");
+        for k in 1..=n {
+            let t = run_case(&steps, (&golden, &snapshots), new_store, *fault, ops, k);
+            total.cases += t.cases;
+            total.failed_ops += t.failed_ops;
+            total.failed_but_visible += t.failed_but_visible;
+            total.retried += t.retried;
+            total.silent += t.silent;
+            total.torn_events_detected += t.torn_events_detected;
+            total.torn_snapshots_detected += t.torn_snapshots_detected;
+            total.lying_blobs_detected += t.lying_blobs_detected;
+            total.torn_rewrites_repaired += t.torn_rewrites_repaired;
+        }
+        per_fault.push((*fault, n));
+    }
+    assert_eq!(total.cases, per_fault.iter().map(|p| p.1).sum::<u64>());
+    assert!(counts[&OpKind::MultipartPart] >= 9, "{counts:?}");
+    // A write whose answer was lost is found and counted once: no failed call left its
+    // change behind.
+    assert_eq!(total.failed_but_visible, 0, "{total:?}");
+    let summary = format!(
+        "{} steps, {} writes ({counts:?}); cases per fault {per_fault:?}; {total:?}; {:.1?}",
+        steps.len(),
+        count(OpKind::WRITES),
+        started.elapsed()
+    );
+    (total, summary)
+}
+
+const CONDITIONAL: &[OpKind] = &[OpKind::PutCreate, OpKind::PutUpdate];
+const MULTIPART: &[OpKind] = &[OpKind::MultipartPart, OpKind::MultipartComplete];
+
+#[test]
+fn every_write_of_the_workload_failing_in_every_way() {
     let plans: Vec<(Fault, &[OpKind])> = vec![
         (Fault::FailBefore, OpKind::WRITES),
         (Fault::FailAfter, OpKind::WRITES),
         (Fault::Delay(Duration::from_micros(200)), OpKind::WRITES),
-        (Fault::LostAck, &conditional),
+        (Fault::LostAck, CONDITIONAL),
         (Fault::Truncate { keep_percent: 0 }, OpKind::PAYLOAD_WRITES),
         (Fault::Truncate { keep_percent: 50 }, OpKind::PAYLOAD_WRITES),
         (Fault::Truncate { keep_percent: 99 }, OpKind::PAYLOAD_WRITES),
@@ -538,45 +597,34 @@ fn every_write_of_the_workload_failing_in_every_way() {
             Fault::TruncateAck { keep_percent: 99 },
             OpKind::PAYLOAD_WRITES,
         ),
-        (Fault::Abort, &multipart),
+        (Fault::Abort, MULTIPART),
         // Reads fail too: the step fails with nothing written, and its retry succeeds.
         (Fault::FailBefore, OpKind::READS),
         (Fault::FailAfter, OpKind::READS),
     ];
-    let mut total = Tally::default();
-    let mut per_fault = Vec::new();
-    for (fault, ops) in &plans {
-        let n = count(ops);
-        assert!(n > 0, "{fault:?}");
-        for k in 1..=n {
-            let t = run_case(&steps, (&golden, &snapshots), *fault, ops, k);
-            total.cases += t.cases;
-            total.failed_ops += t.failed_ops;
-            total.failed_but_visible += t.failed_but_visible;
-            total.retried += t.retried;
-            total.silent += t.silent;
-            total.torn_events_detected += t.torn_events_detected;
-            total.torn_snapshots_detected += t.torn_snapshots_detected;
-            total.lying_blobs_detected += t.lying_blobs_detected;
-            total.torn_rewrites_repaired += t.torn_rewrites_repaired;
-        }
-        per_fault.push((*fault, n));
-    }
-    let writes = count(OpKind::WRITES);
-    eprintln!(
-        "{} steps, {writes} writes ({counts:?}); cases per fault {per_fault:?}; {total:?}; {:.1?}",
-        steps.len(),
-        started.elapsed()
-    );
-    // Every write is hit by each fault that applies to it.
-    assert_eq!(total.cases, per_fault.iter().map(|p| p.1).sum::<u64>());
-    assert!(counts[&OpKind::MultipartPart] >= 7, "{counts:?}");
-    assert!(
-        total.failed_ops > 0 && total.lying_blobs_detected > 0 && total.torn_events_detected > 0
-    );
-    // A write whose answer was lost is found and counted once: no failed call left its
-    // change behind.
-    assert_eq!(total.failed_but_visible, 0, "{total:?}");
+    let (total, summary) = matrix(memory, &plans);
+    eprintln!("memory: {summary}");
+    assert!(total.failed_ops > 0);
+    assert!(total.lying_blobs_detected > 0 && total.torn_events_detected > 0);
+    assert!(total.torn_snapshots_detected > 0 && total.torn_rewrites_repaired > 0);
+}
+
+#[test]
+fn every_write_failing_on_the_local_file_system() {
+    let plans: Vec<(Fault, &[OpKind])> = vec![
+        (Fault::FailBefore, OpKind::WRITES),
+        (Fault::FailAfter, OpKind::WRITES),
+        (Fault::LostAck, CONDITIONAL),
+        (Fault::Truncate { keep_percent: 50 }, OpKind::PAYLOAD_WRITES),
+        (
+            Fault::TruncateAck { keep_percent: 50 },
+            OpKind::PAYLOAD_WRITES,
+        ),
+        (Fault::Abort, MULTIPART),
+    ];
+    let (total, summary) = matrix(local, &plans);
+    eprintln!("local: {summary}");
+    assert!(total.failed_ops > 0 && total.lying_blobs_detected > 0);
 }
 
 #[test]
@@ -653,12 +701,18 @@ fn a_lying_disk_is_named_by_load_and_verify_and_a_new_upload_repairs_it() {
 
 #[test]
 fn concurrent_writers_under_random_faults_lose_no_acknowledged_write() {
+    for seed in [2026, 7, 99] {
+        concurrent_writers_under_faults(seed);
+    }
+}
+
+fn concurrent_writers_under_faults(seed: u64) {
     const THREADS: usize = 4;
-    const EACH: usize = 12;
+    const EACH: usize = 24;
     let disk: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let faulty = FaultyStore::new(
         disk.clone(),
-        FaultPlan::new(2026)
+        FaultPlan::new(seed)
             .with(Rule::new(Trigger::Probability(0.06), Fault::FailBefore))
             .with(Rule::new(Trigger::Probability(0.06), Fault::FailAfter))
             .with(Rule::new(Trigger::Probability(0.1), Fault::LostAck).on(&[OpKind::PutCreate]))
@@ -672,7 +726,8 @@ fn concurrent_writers_under_random_faults_lose_no_acknowledged_write() {
             ),
     );
     let store: Arc<dyn ObjectStore> = Arc::new(faulty.clone());
-    let outcomes: Vec<Vec<(Vec<u8>, Option<u64>)>> = std::thread::scope(|s| {
+    type Outcome = (Vec<(Vec<u8>, Option<u64>)>, Vec<((u64, Option<u64>), bool)>);
+    let outcomes: Vec<Outcome> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..THREADS)
             .map(|t| {
                 let store = store.clone();
@@ -685,19 +740,33 @@ fn concurrent_writers_under_random_faults_lose_no_acknowledged_write() {
                             break r;
                         }
                     };
-                    (0..EACH)
-                        .map(|i| {
-                            let tag = (t * EACH + i) as u8;
-                            let multipart = i % 4 == 3;
-                            let data = bytes(tag, if multipart { CHUNK * 5 / 2 } else { 64 });
-                            let r = if multipart {
-                                reg.register_reader("m", &data[..], ModelMetadata::default(), "")
-                            } else {
-                                reg.register("m", data.clone(), ModelMetadata::default(), "")
+                    let mut registered = Vec::new();
+                    let mut moves = Vec::new();
+                    for i in 0..EACH {
+                        let tag = (t * EACH + i) as u8;
+                        let multipart = i % 4 == 3;
+                        let data = bytes(tag, if multipart { CHUNK * 5 / 2 } else { 64 });
+                        let r = if multipart {
+                            reg.register_reader("m", &data[..], ModelMetadata::default(), "")
+                        } else {
+                            reg.register("m", data.clone(), ModelMetadata::default(), "")
+                        };
+                        let version = r.ok().map(|v| v.version);
+                        registered.push((data, version));
+                        // Promote every third acknowledged version by compare-and-set.
+                        if let (Some(v), 0) = (version, i % 3) {
+                            let Ok(aliases) = reg.aliases("m") else {
+                                continue;
                             };
-                            (data, r.ok().map(|v| v.version))
-                        })
-                        .collect()
+                            let current = aliases
+                                .iter()
+                                .find(|(a, _)| a.as_str() == "champion")
+                                .map(|(_, v)| *v);
+                            let ok = reg.set_alias("m", "champion", v, current, "").is_ok();
+                            moves.push(((v, current), ok));
+                        }
+                    }
+                    (registered, moves)
                 })
             })
             .collect();
@@ -722,7 +791,7 @@ fn concurrent_writers_under_random_faults_lose_no_acknowledged_write() {
     }
     let mut acked = 0u64;
     let mut failed_visible = 0;
-    for (data, ack) in outcomes.iter().flatten() {
+    for (data, ack) in outcomes.iter().flat_map(|o| &o.0) {
         let h = hash_bytes(data);
         match ack {
             Some(v) => {
@@ -740,13 +809,44 @@ fn concurrent_writers_under_random_faults_lose_no_acknowledged_write() {
         "a version of no attempt"
     );
     assert!(acked >= (THREADS * EACH / 2) as u64, "{acked} acknowledged");
+    // Every acknowledged alias move is in the log exactly once; every move in the log was
+    // attempted.
+    let logged: Vec<(u64, Option<u64>)> = fresh
+        .events()
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.action {
+            Action::SetAlias {
+                version, previous, ..
+            } => Some((version, previous)),
+            _ => None,
+        })
+        .collect();
+    let moves: Vec<_> = outcomes.iter().flat_map(|o| &o.1).collect();
+    let moves_acked = moves.iter().filter(|m| m.1).count();
+    for (mv, ok) in &moves {
+        let n = logged.iter().filter(|l| *l == mv).count();
+        if *ok {
+            assert_eq!(n, 1, "acknowledged move {mv:?}");
+        }
+    }
+    for l in &logged {
+        assert!(
+            moves.iter().any(|(mv, _)| mv == l),
+            "move {l:?} never attempted"
+        );
+    }
+    assert!(moves_acked >= 2, "{moves:?}");
     assert!(fresh.verify().unwrap().is_ok());
     std::thread::sleep(Duration::from_millis(3));
     fresh.gc(Duration::ZERO).unwrap();
     assert!(keys(&disk, "tmp").is_empty());
     assert!(fresh.verify().unwrap().is_ok());
     eprintln!(
-        "{} attempts, {acked} acknowledged, {failed_visible} failed but written, {injected} faults",
-        THREADS * EACH
+        "seed {seed}: {} registrations, {acked} acknowledged, {failed_visible} failed but written; \
+         {} alias moves, {moves_acked} acknowledged, {} logged; {injected} faults",
+        THREADS * EACH,
+        moves.len(),
+        logged.len()
     );
 }
