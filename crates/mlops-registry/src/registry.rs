@@ -364,14 +364,14 @@ impl Registry {
                 reason: reason.to_owned(),
                 action,
             };
-            let bytes = event::encode(&ev)?;
+            let bytes = Bytes::from(event::encode(&ev)?);
             let hash = hash_bytes(&bytes);
             let key = event_key(ev.seq);
             let put = self
                 .store
                 .put_opts(
                     &key,
-                    PutPayload::from(bytes),
+                    PutPayload::from(bytes.clone()),
                     PutOptions::from(PutMode::Create),
                 )
                 .await;
@@ -384,14 +384,23 @@ impl Registry {
                     ) =>
                 {
                     // The error may hide a write that happened (the response was lost): read
-                    // the slot back, and if it holds this call's exact bytes the event is
-                    // committed. Only if that read fails too does the caller get the error.
-                    match fetch_event(self.store.as_ref(), ev.seq).await {
-                        Ok((_, Some(raw))) if hash_bytes(&raw) == hash => {
+                    // the slot back; if it holds this call's exact bytes the event is
+                    // committed, if it holds a torn prefix of them (a store whose writes are
+                    // not atomic) that is removed and the append retried. Otherwise, or if
+                    // that read fails too, the caller gets the error.
+                    match blob::inspect_failed_create(self.store.as_ref(), &key, &bytes).await {
+                        blob::CreateOutcome::Written => {
                             tracing::debug!(seq = ev.seq, error = %e, "event found written despite the error");
                             Ok(())
                         }
-                        _ => Err(e),
+                        blob::CreateOutcome::TornRemoved => {
+                            attempts += 1;
+                            if attempts >= self.opts.max_attempts {
+                                return Err(Error::store("put", &key, e));
+                            }
+                            continue;
+                        }
+                        blob::CreateOutcome::Unknown => Err(e),
                     }
                 }
                 other => other.map(|_| ()),
