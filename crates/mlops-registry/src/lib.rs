@@ -90,8 +90,8 @@
 //!   *deliberately forged* snapshot that ends at the right event is believed until
 //!   [`Registry::verify`] (which compares every snapshot with the fold of the log) reports it.
 //! - Object stores write atomically; a broken one that stores only a prefix of an event or
-//!   snapshot and reports an error is handled (the writer reads the key back, removes its own
-//!   torn write and writes again). One that stores a prefix and reports *success* (a lying
+//!   snapshot and reports an error is handled (the writer reads the key back and removes its
+//!   own torn write; an event is then appended again). One that stores a prefix and reports *success* (a lying
 //!   disk) cannot be: the registry then refuses to open with [`Error::EventDecode`] naming
 //!   the event, [`Registry::verify`] reports it, and a blob it cut short is
 //!   [`Error::BlobCorrupt`] on load and in `verify`.

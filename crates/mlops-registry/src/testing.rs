@@ -1040,6 +1040,47 @@ mod tests {
     }
 
     #[test]
+    fn lost_ack_on_update_and_create_copy_report_the_retry_answer() {
+        rt().block_on(async {
+            let (inner, faulty) = store(FaultPlan::new(1).with(
+                Rule::new(Trigger::Always, Fault::LostAck).on(&[OpKind::PutUpdate, OpKind::Copy]),
+            ));
+            let first = faulty
+                .put_opts(
+                    &Path::from("a"),
+                    PutPayload::from_static(b"1"),
+                    PutOptions::default(),
+                )
+                .await
+                .unwrap();
+            let update = PutOptions::from(PutMode::Update(first.into()));
+            let r = faulty
+                .put_opts(&Path::from("a"), PutPayload::from_static(b"2"), update)
+                .await;
+            assert!(
+                matches!(r, Err(object_store::Error::Precondition { .. })),
+                "{r:?}"
+            );
+            assert_eq!(get(inner.as_ref(), "a").await.as_deref(), Some(&b"2"[..]));
+            let create = CopyOptions::new().with_mode(CopyMode::Create);
+            let r = faulty
+                .copy_opts(&Path::from("a"), &Path::from("b"), create)
+                .await;
+            assert!(
+                matches!(r, Err(object_store::Error::AlreadyExists { .. })),
+                "{r:?}"
+            );
+            assert_eq!(get(inner.as_ref(), "b").await.as_deref(), Some(&b"2"[..]));
+            // An overwriting copy whose answer was lost just succeeds on retry.
+            faulty
+                .copy_opts(&Path::from("a"), &Path::from("c"), CopyOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(faulty.fired().len(), 3);
+        });
+    }
+
+    #[test]
     fn prefix_nth_every_and_limit() {
         rt().block_on(async {
             let (_, faulty) = store(

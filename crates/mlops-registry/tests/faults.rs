@@ -668,6 +668,43 @@ fn a_lost_acknowledgement_does_not_duplicate_a_version() {
 }
 
 #[test]
+fn a_torn_event_or_snapshot_is_removed_by_its_writer() {
+    let disk: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let faulty = FaultyStore::new(
+        disk.clone(),
+        FaultPlan::new(1)
+            .with(
+                Rule::new(Trigger::Nth(2), Fault::Truncate { keep_percent: 60 })
+                    .on(&[OpKind::PutCreate])
+                    .under("events/"),
+            )
+            .with(
+                Rule::new(Trigger::Nth(1), Fault::Truncate { keep_percent: 60 })
+                    .on(&[OpKind::PutCreate])
+                    .under("snapshots/"),
+            ),
+    );
+    let reg = Registry::from_store(Arc::new(faulty.clone()), opts()).unwrap();
+    reg.register("m", b"one".to_vec(), ModelMetadata::default(), "")
+        .unwrap();
+    // The second event is torn: the writer removes it and appends again, at the same place.
+    let v = reg
+        .register("m", b"two".to_vec(), ModelMetadata::default(), "")
+        .unwrap();
+    assert_eq!(v.version, 2);
+    assert_eq!(v.event_seq, 2);
+    // The snapshot is torn: removed, and the error returned; the next one is whole.
+    assert!(matches!(reg.snapshot(), Err(Error::Store { .. })));
+    assert!(keys(&disk, "snapshots").is_empty());
+    assert_eq!(reg.snapshot().unwrap().map(|h| h.seq), Some(2));
+    assert_eq!(faulty.fired().len(), 2);
+    let fresh = Registry::from_store(disk.clone(), opts()).unwrap();
+    assert_eq!(fresh.versions("m").unwrap().len(), 2);
+    assert_eq!(fresh.events().unwrap().len(), 2);
+    assert!(fresh.verify().unwrap().is_ok());
+}
+
+#[test]
 fn a_lying_disk_is_named_by_load_and_verify_and_a_new_upload_repairs_it() {
     let disk: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let faulty = FaultyStore::new(
