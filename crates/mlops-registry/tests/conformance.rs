@@ -35,16 +35,16 @@ fn backends() -> Vec<(
             None,
         ),
         ("local", Arc::new(local) as Arc<dyn ObjectStore>, Some(dir)),
-        // Memory behind a fault injector: a fifth of all calls wait up to half a millisecond,
-        // which reorders the concurrent tests' interleavings.
+        // Memory behind a fault injector: half of all calls wait up to a millisecond, which
+        // reorders the concurrent tests' interleavings.
         (
             "memory+delays",
             Arc::new(FaultyStore::new(
                 Arc::new(InMemory::new()),
                 FaultPlan::new(0x5eed).with(
                     Rule::new(
-                        Trigger::Probability(0.2),
-                        Fault::DelayUpTo(std::time::Duration::from_micros(500)),
+                        Trigger::Probability(0.5),
+                        Fault::DelayUpTo(std::time::Duration::from_millis(1)),
                     )
                     .on(OpKind::ALL),
                 ),
