@@ -198,6 +198,52 @@ pub(crate) async fn put_reader<R: Read + Send>(
     Ok((hash, size))
 }
 
+/// What a conditional create that returned an error left at its key.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum CreateOutcome {
+    /// The key holds exactly the bytes written: the write happened, its answer was lost.
+    Written,
+    /// The key held a strict prefix of the bytes written (a torn write, which no atomic store
+    /// produces and no complete JSON object or snapshot is) and it was deleted, so the create
+    /// can be retried.
+    TornRemoved,
+    /// Anything else: absent, another writer's object, unreadable, or a torn write that could
+    /// not be deleted.
+    Unknown,
+}
+
+/// Reads back `key` after a conditional create of `bytes` failed with an error that may hide
+/// what happened, and removes a torn (strictly shorter, same-prefix) object found there. Only
+/// this writer's own bytes are ever deleted: nobody else can have created a prefix of them at
+/// a key whose create was this writer's to win.
+pub(crate) async fn inspect_failed_create(
+    store: &dyn ObjectStore,
+    key: &Path,
+    bytes: &[u8],
+) -> CreateOutcome {
+    let got = match store.get_opts(key, GetOptions::default()).await {
+        Ok(g) if g.meta.size <= bytes.len() as u64 => g.bytes().await,
+        _ => return CreateOutcome::Unknown,
+    };
+    match got {
+        Ok(stored) if stored[..] == *bytes => CreateOutcome::Written,
+        Ok(stored) if stored.len() < bytes.len() && bytes.starts_with(&stored) => {
+            let one =
+                futures_util::stream::once(futures_util::future::ready(Ok(key.clone()))).boxed();
+            let mut results = store.delete_stream(one);
+            while let Some(r) = results.next().await {
+                if let Err(e) = r {
+                    tracing::warn!(key = %key, error = %e, "cannot remove a torn write");
+                    return CreateOutcome::Unknown;
+                }
+            }
+            tracing::warn!(key = %key, stored = stored.len(), "torn write removed");
+            CreateOutcome::TornRemoved
+        }
+        _ => CreateOutcome::Unknown,
+    }
+}
+
 /// Best-effort delete (a leftover `tmp/` object is harmless).
 async fn delete(store: &dyn ObjectStore, key: &Path) {
     let one = futures_util::stream::once(futures_util::future::ready(Ok(key.clone()))).boxed();

@@ -25,6 +25,8 @@
 //!   its run, dataset fingerprints and stored snapshots.
 //! - Audit and upkeep: [`Registry::events`], [`Registry::export_jsonl`], [`Registry::verify`],
 //!   [`Registry::snapshot`], [`Registry::gc`].
+//! - Testing (feature `testing`): `testing::FaultyStore` wraps any store and fails, delays or
+//!   truncates chosen calls by a deterministic plan, to test a setup's behaviour under faults.
 //!
 //! ```
 //! use mlops_registry::{Lineage, ModelMetadata, Registry, RunRecord, VersionRef};
@@ -75,8 +77,10 @@
 //!
 //! - When a store client retries an event write whose response was lost, the "already exists"
 //!   it then gets is recognised (the slot holds this call's exact bytes) and the write counts
-//!   once. But if the store returns an error that hides whether the write happened, the caller
-//!   gets that error, and calling again can add a second version.
+//!   once; when the store returns any other error, the slot is read back and an event found
+//!   there with this call's exact bytes counts as written too. Only if that read fails as well
+//!   does the caller get an error that hides whether the write happened, and calling again can
+//!   then add a second version.
 //! - Each call re-reads the events appended since the previous call (one `GET` when nothing
 //!   changed). A fresh handle reads the newest state snapshot and the events after it (writers
 //!   store one every [`RegistryOptions::snapshot_every`] events, or on
@@ -85,6 +89,12 @@
 //!   its position and decodes cleanly, so damage costs time, never correctness; but a
 //!   *deliberately forged* snapshot that ends at the right event is believed until
 //!   [`Registry::verify`] (which compares every snapshot with the fold of the log) reports it.
+//! - Object stores write atomically; a broken one that stores only a prefix of an event or
+//!   snapshot and reports an error is handled (the writer reads the key back and removes its
+//!   own torn write; an event is then appended again). One that stores a prefix and reports *success* (a lying
+//!   disk) cannot be: the registry then refuses to open with [`Error::EventDecode`] naming
+//!   the event, [`Registry::verify`] reports it, and a blob it cut short is
+//!   [`Error::BlobCorrupt`] on load and in `verify`.
 //! - S3's copy is limited to 5 GiB, which bounds artifacts registered from a reader there.
 //!
 //! It depends only on `mlops-core`.
@@ -99,6 +109,8 @@ mod model;
 mod registry;
 mod snapshot;
 mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tracking;
 mod verify;
 

@@ -364,31 +364,52 @@ impl Registry {
                 reason: reason.to_owned(),
                 action,
             };
-            let bytes = event::encode(&ev)?;
+            let bytes = Bytes::from(event::encode(&ev)?);
             let hash = hash_bytes(&bytes);
             let key = event_key(ev.seq);
             let put = self
                 .store
                 .put_opts(
                     &key,
-                    PutPayload::from(bytes),
+                    PutPayload::from(bytes.clone()),
                     PutOptions::from(PutMode::Create),
                 )
                 .await;
+            let put = match put {
+                Err(e)
+                    if !matches!(
+                        e,
+                        object_store::Error::AlreadyExists { .. }
+                            | object_store::Error::Precondition { .. }
+                    ) =>
+                {
+                    // The error may hide a write that happened (the response was lost): read
+                    // the slot back; if it holds this call's exact bytes the event is
+                    // committed, if it holds a torn prefix of them (a store whose writes are
+                    // not atomic) that is removed and the append retried. Otherwise, or if
+                    // that read fails too, the caller gets the error.
+                    match blob::inspect_failed_create(self.store.as_ref(), &key, &bytes).await {
+                        blob::CreateOutcome::Written => {
+                            tracing::debug!(seq = ev.seq, error = %e, "event found written despite the error");
+                            Ok(())
+                        }
+                        blob::CreateOutcome::TornRemoved => {
+                            attempts += 1;
+                            if attempts >= self.opts.max_attempts {
+                                return Err(Error::store("put", &key, e));
+                            }
+                            continue;
+                        }
+                        blob::CreateOutcome::Unknown => Err(e),
+                    }
+                }
+                other => other.map(|_| ()),
+            };
             match put {
-                Ok(_) => {
+                Ok(()) => {
                     st.apply(&ev, hash)?;
                     tracing::debug!(seq = ev.seq, action = ev.action.kind(), "event appended");
-                    let every = self.opts.snapshot_every;
-                    if every > 0 && ev.seq.is_multiple_of(every) {
-                        // The event is committed: a failed snapshot only costs the next open time.
-                        if let Err(e) = crate::snapshot::write(self.store.as_ref(), &st)
-                            .instrument(tracing::debug_span!("registry_snapshot_write"))
-                            .await
-                        {
-                            tracing::warn!(seq = ev.seq, error = %e, "snapshot not written");
-                        }
-                    }
+                    self.snapshot_if_due(&st, ev.seq).await;
                     return Ok(ev);
                 }
                 Err(
@@ -400,6 +421,7 @@ impl Registry {
                     self.sync(&mut st).await?;
                     if st.hashes.get(state::index(ev.seq)) == Some(&hash) {
                         tracing::debug!(seq = ev.seq, "event found already written by this call");
+                        self.snapshot_if_due(&st, ev.seq).await;
                         return Ok(ev);
                     }
                     attempts += 1;
@@ -409,6 +431,22 @@ impl Registry {
                 }
                 Err(e) => return Err(Error::store("put", &key, e)),
             }
+        }
+    }
+
+    /// Writes the snapshot at event `seq` if this writer owes one
+    /// ([`RegistryOptions::snapshot_every`]) and `st` ends at that event. The event is
+    /// committed: a failed snapshot only costs the next open time.
+    async fn snapshot_if_due(&self, st: &State, seq: u64) {
+        let every = self.opts.snapshot_every;
+        if every == 0 || !seq.is_multiple_of(every) || st.seq() != seq {
+            return;
+        }
+        if let Err(e) = crate::snapshot::write(self.store.as_ref(), st)
+            .instrument(tracing::debug_span!("registry_snapshot_write"))
+            .await
+        {
+            tracing::warn!(seq, error = %e, "snapshot not written");
         }
     }
 

@@ -309,16 +309,30 @@ pub(crate) async fn write(store: &dyn ObjectStore, st: &State) -> Result<Option<
     let Some(head) = st.head() else {
         return Ok(None);
     };
-    let bytes = encode(st)?;
+    let bytes = bytes::Bytes::from(encode(st)?);
     let key = snapshot_key(head.seq);
     match store
         .put_opts(
             &key,
-            PutPayload::from(bytes),
+            PutPayload::from(bytes.clone()),
             PutOptions::from(PutMode::Create),
         )
         .await
     {
+        Err(e)
+            if !matches!(
+                e,
+                object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. }
+            ) =>
+        {
+            // As for events: a lost answer is recognised, and a torn write is removed (then
+            // reported as the error; the next snapshot is written whole).
+            match crate::blob::inspect_failed_create(store, &key, &bytes).await {
+                crate::blob::CreateOutcome::Written => Ok(Some(head)),
+                _ => Err(Error::store("put", &key, e)),
+            }
+        }
         Ok(_)
         | Err(
             object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },

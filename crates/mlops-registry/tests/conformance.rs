@@ -1,4 +1,5 @@
-//! One conformance suite run against every backend (in-memory and local file system).
+//! One conformance suite run against every backend (in-memory, local file system, and in-memory
+//! behind `FaultyStore` with random delays or lost acknowledgements).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::{Arc, Barrier};
@@ -9,6 +10,7 @@ use mlops_registry::object_store::local::LocalFileSystem;
 use mlops_registry::object_store::memory::InMemory;
 use mlops_registry::object_store::path::Path;
 use mlops_registry::object_store::{ObjectStore, PutPayload};
+use mlops_registry::testing::{Fault, FaultPlan, FaultyStore, OpKind, Rule, Trigger};
 use mlops_registry::{
     Action, Error, Lineage, ModelMetadata, ModelQuery, Problem, Registry, RegistryOptions,
     RunRecord, Step, VersionRef,
@@ -33,6 +35,42 @@ fn backends() -> Vec<(
             None,
         ),
         ("local", Arc::new(local) as Arc<dyn ObjectStore>, Some(dir)),
+        // Memory behind a fault injector: half of all calls wait up to a millisecond, which
+        // reorders the concurrent tests' interleavings.
+        (
+            "memory+delays",
+            Arc::new(FaultyStore::new(
+                Arc::new(InMemory::new()),
+                FaultPlan::new(0x5eed).with(
+                    Rule::new(
+                        Trigger::Probability(0.5),
+                        Fault::DelayUpTo(std::time::Duration::from_millis(1)),
+                    )
+                    .on(OpKind::ALL),
+                ),
+            )) as Arc<dyn ObjectStore>,
+            None,
+        ),
+        // Memory where 40% of conditional creates (events, snapshots) are stored but answered
+        // "already exists", as a client retrying after a lost response sees, and 30% of the
+        // other event creates are stored but answered with an error.
+        (
+            "memory+lost-acks",
+            Arc::new(FaultyStore::new(
+                Arc::new(InMemory::new()),
+                FaultPlan::new(0xac4)
+                    .with(
+                        Rule::new(Trigger::Probability(0.4), Fault::LostAck)
+                            .on(&[OpKind::PutCreate]),
+                    )
+                    .with(
+                        Rule::new(Trigger::Probability(0.3), Fault::FailAfter)
+                            .on(&[OpKind::PutCreate])
+                            .under("events/"),
+                    ),
+            )) as Arc<dyn ObjectStore>,
+            None,
+        ),
     ];
     #[cfg(feature = "s3")]
     if let Some(store) = s3::store() {
