@@ -77,8 +77,9 @@ struct Summary {
 }
 
 /// The exponential histogram: `levels[i]` holds summaries of `2^i` observations, oldest first.
+/// This is the serialised form; [`Window`] lays the same buckets out flat.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-struct Window {
+struct WindowState {
     levels: Vec<VecDeque<Summary>>,
     total: f64,
     variance: f64,
@@ -86,39 +87,212 @@ struct Window {
     tick: u64,
 }
 
-impl Window {
-    fn insert(&mut self, value: f64, max_buckets: usize) {
-        if self.levels.is_empty() {
-            self.levels.push(VecDeque::with_capacity(max_buckets + 1));
+/// Inserted observations whose variance term is not yet added: at most this many wait.
+const PENDING: usize = 32;
+
+const EMPTY: Summary = Summary {
+    total: 0.0,
+    variance: 0.0,
+};
+
+/// The window of [`WindowState`], laid out for speed, with the same arithmetic:
+///
+/// - level `i` is a ring of `stride` slots (a power of two above `max_buckets`, the most a level
+///   holds before a merge) at `buckets[i * stride ..]`, its oldest bucket at `rings[i].head`:
+///   a merge pops two and pushes one with a mask, no shifting, no allocation;
+/// - each insert's variance increment `(w − 1) d² / w` with `d = x − total / (w − 1)` (two
+///   divisions) is recorded as `(x, total before, width after)` and added in a batch before
+///   anything reads the variance (a cut scan, an accessor, serialisation, comparison) — the
+///   same operations in the same order, so every bit, and every detection, is unchanged.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(into = "WindowState", from = "WindowState")]
+struct Window {
+    buckets: Vec<Summary>,
+    rings: Vec<Ring>,
+    /// Slots per level, a power of two (0 before the first insert).
+    stride: usize,
+    total: f64,
+    variance: f64,
+    width: f64,
+    tick: u64,
+    pending: [[f64; 3]; PENDING],
+    n_pending: usize,
+}
+
+/// Where a level's buckets sit in its ring.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Ring {
+    head: usize,
+    len: usize,
+}
+
+impl From<WindowState> for Window {
+    fn from(s: WindowState) -> Self {
+        let most = s.levels.iter().map(VecDeque::len).max().unwrap_or(0);
+        let mut w = Self {
+            total: s.total,
+            variance: s.variance,
+            width: s.width,
+            tick: s.tick,
+            ..Self::default()
+        };
+        w.stride = (most + 1).next_power_of_two();
+        for level in &s.levels {
+            w.push_level();
+            for &b in level {
+                w.push(w.rings.len() - 1, b);
+            }
         }
-        if let Some(level0) = self.levels.first_mut() {
-            level0.push_back(Summary {
+        w
+    }
+}
+
+impl From<Window> for WindowState {
+    fn from(w: Window) -> Self {
+        let variance = w.folded_variance();
+        let levels = (0..w.rings.len())
+            .map(|i| (0..w.len(i)).map(|k| w.at(i, k)).collect())
+            .collect();
+        Self {
+            levels,
+            total: w.total,
+            variance,
+            width: w.width,
+            tick: w.tick,
+        }
+    }
+}
+
+impl PartialEq for Window {
+    fn eq(&self, other: &Self) -> bool {
+        self.rings.len() == other.rings.len()
+            && (0..self.rings.len()).all(|i| {
+                self.len(i) == other.len(i)
+                    && (0..self.len(i)).all(|k| self.at(i, k) == other.at(i, k))
+            })
+            && self.total == other.total
+            && self.width == other.width
+            && self.tick == other.tick
+            && self.folded_variance() == other.folded_variance()
+    }
+}
+
+impl Window {
+    /// Buckets in level `i`.
+    fn len(&self, i: usize) -> usize {
+        self.rings.get(i).map_or(0, |r| r.len)
+    }
+
+    /// The `k`-th oldest bucket of level `i`.
+    fn at(&self, i: usize, k: usize) -> Summary {
+        let head = self.rings.get(i).map_or(0, |r| r.head);
+        let slot = i * self.stride + ((head + k) & (self.stride - 1));
+        self.buckets.get(slot).copied().unwrap_or(EMPTY)
+    }
+
+    /// Appends `b` as the newest bucket of level `i` (which has room).
+    fn push(&mut self, i: usize, b: Summary) {
+        let mask = self.stride - 1;
+        if let Some(r) = self.rings.get_mut(i) {
+            if let Some(slot) = self
+                .buckets
+                .get_mut(i * self.stride + ((r.head + r.len) & mask))
+            {
+                *slot = b;
+                r.len += 1;
+            }
+        }
+    }
+
+    /// Re-lays the levels out with `stride` slots each.
+    fn relayout(&mut self, stride: usize) {
+        let old = std::mem::take(self);
+        let levels: Vec<Vec<Summary>> = (0..old.rings.len())
+            .map(|i| (0..old.len(i)).map(|k| old.at(i, k)).collect())
+            .collect();
+        *self = Self {
+            stride,
+            buckets: Vec::new(),
+            rings: Vec::new(),
+            ..old
+        };
+        for level in levels {
+            self.push_level();
+            for b in level {
+                self.push(self.rings.len() - 1, b);
+            }
+        }
+    }
+
+    /// Appends an empty level at the top.
+    fn push_level(&mut self) {
+        self.rings.push(Ring::default());
+        self.buckets.resize(self.rings.len() * self.stride, EMPTY);
+    }
+
+    fn insert(&mut self, value: f64, max_buckets: usize) {
+        if self.stride <= max_buckets {
+            self.relayout((max_buckets + 1).next_power_of_two());
+        }
+        if self.rings.is_empty() {
+            self.push_level();
+        }
+        self.push(
+            0,
+            Summary {
                 total: value,
                 variance: 0.0,
-            });
-        }
+            },
+        );
         self.width += 1.0;
-        let mut incremental = 0.0;
-        if self.width > 1.0 {
-            let d = value - self.total / (self.width - 1.0);
-            incremental = (self.width - 1.0) * d * d / self.width;
+        if self.n_pending == PENDING {
+            self.fold_variance();
         }
-        self.variance += incremental;
+        if let Some(slot) = self.pending.get_mut(self.n_pending) {
+            *slot = [value, self.total, self.width];
+            self.n_pending += 1;
+        }
         self.total += value;
         self.compress(max_buckets);
     }
 
+    /// The variance with the pending terms added (river's arithmetic, in insertion order).
+    fn folded_variance(&self) -> f64 {
+        let mut variance = self.variance;
+        for &[value, total, width] in self.pending.iter().take(self.n_pending) {
+            let mut incremental = 0.0;
+            if width > 1.0 {
+                let d = value - total / (width - 1.0);
+                incremental = (width - 1.0) * d * d / width;
+            }
+            variance += incremental;
+        }
+        variance
+    }
+
+    /// Adds the pending variance terms.
+    fn fold_variance(&mut self) {
+        self.variance = self.folded_variance();
+        self.n_pending = 0;
+    }
+
     fn compress(&mut self, max_buckets: usize) {
+        let stride = self.stride;
+        let mask = stride - 1;
         let mut idx = 0;
-        while let Some(level) = self.levels.get_mut(idx) {
-            if level.len() != max_buckets + 1 {
+        // Indices stay below `rings.len() * stride == buckets.len()`: `head`, `head + 1` and
+        // `head + len` are masked into the level's ring.
+        while let Some(&Ring { head, len }) = self.rings.get(idx) {
+            if len != max_buckets + 1 {
                 break;
             }
-            let (Some(&a), Some(&b)) = (level.front(), level.get(1)) else {
-                break;
+            let base = idx * stride;
+            let a = self.buckets[base + head];
+            let b = self.buckets[base + ((head + 1) & mask)];
+            self.rings[idx] = Ring {
+                head: (head + 2) & mask,
+                len: len - 2,
             };
-            level.pop_front();
-            level.pop_front();
             let n1 = (1_u64 << idx) as f64;
             // Dividing by a power of two is multiplying by its (exact) reciprocal: same bits.
             let inv = 1.0 / n1;
@@ -129,14 +303,13 @@ impl Window {
                 total: a.total + b.total,
                 variance: a.variance + b.variance + temp,
             };
-            if self.levels.len() <= idx + 1 {
-                self.levels.push(VecDeque::with_capacity(max_buckets + 1));
+            if self.rings.len() == idx + 1 {
+                self.push_level();
             }
-            let Some(next) = self.levels.get_mut(idx + 1) else {
-                break;
-            };
-            next.push_back(merged);
-            if next.len() <= max_buckets {
+            let next = &mut self.rings[idx + 1];
+            self.buckets[base + stride + ((next.head + next.len) & mask)] = merged;
+            next.len += 1;
+            if next.len <= max_buckets {
                 break;
             }
             idx += 1;
@@ -145,14 +318,21 @@ impl Window {
 
     /// Drop the oldest summary (from the largest level).
     fn delete_oldest(&mut self) {
-        let last = self.levels.len().saturating_sub(1);
-        let Some(level) = self.levels.get_mut(last) else {
+        self.fold_variance();
+        let Some(last) = self.rings.len().checked_sub(1) else {
             return;
         };
-        let Some(oldest) = level.pop_front() else {
+        if self.len(last) == 0 {
             return;
-        };
-        let emptied = level.is_empty();
+        }
+        let oldest = self.at(last, 0);
+        let mask = self.stride - 1;
+        let mut emptied = false;
+        if let Some(r) = self.rings.get_mut(last) {
+            r.head = (r.head + 1) & mask;
+            r.len -= 1;
+            emptied = r.len == 0;
+        }
         let n = (1_u64 << last) as f64;
         let mu = oldest.total * (1.0 / n); // exact: `n` is a power of two
         self.width -= n;
@@ -162,7 +342,8 @@ impl Window {
             + n * self.width * (mu - mu_window) * (mu - mu_window) / (n + self.width);
         self.variance -= inc;
         if emptied {
-            self.levels.pop();
+            self.rings.pop();
+            self.buckets.truncate(self.rings.len() * self.stride);
         }
     }
 
@@ -220,6 +401,7 @@ impl Window {
         {
             return false;
         }
+        self.fold_variance();
         let mwl = f64::from(p.min_window_length);
         let mut reduce = true;
         while reduce {
@@ -230,20 +412,22 @@ impl Window {
             let var = self.variance / self.width;
             let linear_factor = 2.0 / 3.0 * delta_prime;
             let var_delta = var * delta_prime;
-            'levels: for idx in (0..self.levels.len()).rev() {
+            let mask = self.stride - 1;
+            'levels: for idx in (0..self.rings.len()).rev() {
                 let size = (1_u64 << idx) as f64;
-                let Some(level) = self.levels.get(idx) else {
+                let Some(&Ring { head, len }) = self.rings.get(idx) else {
                     continue;
                 };
-                let len = level.len();
-                for (k, s) in level.iter().enumerate() {
+                // The newest bucket of level 0 is no cut point (nothing would be left after it).
+                let len = if idx == 0 { len.saturating_sub(1) } else { len };
+                let base = idx * self.stride;
+                for k in 0..len {
+                    // In the level's ring: below `buckets.len()`.
+                    let s = self.buckets[base + ((head + k) & mask)];
                     n0 += size;
                     n1 -= size;
                     u0 += s.total;
                     u1 -= s.total;
-                    if idx == 0 && k + 1 == len {
-                        break 'levels;
-                    }
                     if n1 >= mwl
                         && n0 >= mwl
                         && !Self::surely_no_cut(mwl, linear_factor, var_delta, n0, n1, u0, u1)
@@ -323,7 +507,7 @@ impl Adwin {
     /// over width; 0 when empty).
     pub fn variance(&self) -> f64 {
         if self.window.width > 0.0 {
-            self.window.variance / self.window.width
+            self.window.folded_variance() / self.window.width
         } else {
             0.0
         }
@@ -375,6 +559,40 @@ impl DriftDetector for Adwin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A detector saved mid-stream (pending variance terms, rings wrapped) and restored keeps
+    /// detecting at exactly the same observations, with the same state, as the original — and
+    /// the serialised form is the plain level list.
+    #[test]
+    fn state_round_trips_mid_stream() {
+        let mut state = 9_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64) / (1u64 << 53) as f64
+        };
+        let stream: Vec<f64> = (0..20_000)
+            .map(|i| next() + if i < 12_000 { 0.0 } else { 0.4 })
+            .collect();
+        for split in [1, 7, 33, 1_000, 11_999, 12_345] {
+            let mut a = Adwin::default();
+            for &x in &stream[..split] {
+                a.update(x);
+            }
+            let json = serde_json::to_string(&a).unwrap();
+            assert!(json.contains("\"levels\""), "{json}");
+            let mut b: Adwin = serde_json::from_str(&json).unwrap();
+            assert_eq!(a, b, "split {split}");
+            assert_eq!(a.variance().to_bits(), b.variance().to_bits());
+            for (i, &x) in stream[split..].iter().enumerate() {
+                assert_eq!(a.update(x), b.update(x), "split {split}, step {i}");
+            }
+            assert_eq!(a, b, "split {split}");
+            assert_eq!(a.width(), b.width());
+            assert_eq!(a.n_detections(), b.n_detections());
+        }
+    }
 
     /// The division-free pre-check never rules out a cut the exact test would find, including
     /// close calls built to sit on the threshold.
