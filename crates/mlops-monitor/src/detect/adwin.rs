@@ -193,14 +193,13 @@ impl Window {
     /// Appends `b` as the newest bucket of level `i` (which has room).
     fn push(&mut self, i: usize, b: Summary) {
         let mask = self.stride - 1;
-        if let Some(r) = self.rings.get_mut(i) {
-            if let Some(slot) = self
+        if let Some(r) = self.rings.get_mut(i)
+            && let Some(slot) = self
                 .buckets
                 .get_mut(i * self.stride + ((r.head + r.len) & mask))
-            {
-                *slot = b;
-                r.len += 1;
-            }
+        {
+            *slot = b;
+            r.len += 1;
         }
     }
 
@@ -557,6 +556,7 @@ impl DriftDetector for Adwin {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
