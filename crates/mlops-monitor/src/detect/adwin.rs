@@ -100,10 +100,14 @@ const EMPTY: Summary = Summary {
 /// - level `i` is a ring of `stride` slots (a power of two above `max_buckets`, the most a level
 ///   holds before a merge) at `buckets[i * stride ..]`, its oldest bucket at `rings[i].head`:
 ///   a merge pops two and pushes one with a mask, no shifting, no allocation;
-/// - each insert's variance increment `(w − 1) d² / w` with `d = x − total / (w − 1)` (two
-///   divisions) is recorded as `(x, total before, width after)` and added in a batch before
-///   anything reads the variance (a cut scan, an accessor, serialisation, comparison) — the
-///   same operations in the same order, so every bit, and every detection, is unchanged.
+/// - an insert only updates the width and total and records `(x, total before, width after)`;
+///   the bucket of `x` (with the merges it causes) and its variance increment
+///   `(w − 1) d² / w` with `d = x − total / (w − 1)` (two divisions) are applied in a batch
+///   before anything reads them (a cut scan — every `clock` inserts —, an accessor,
+///   serialisation, comparison). Merges always combine the two oldest buckets of a level, so
+///   the batch yields the same buckets from the same operations in the same order: every bit,
+///   and every detection, is unchanged, while the batch runs in a tight loop;
+/// - the next scan is a tick count, not a division by `clock` per insert.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(into = "WindowState", from = "WindowState")]
 struct Window {
@@ -111,12 +115,19 @@ struct Window {
     rings: Vec<Ring>,
     /// Slots per level, a power of two (0 before the first insert).
     stride: usize,
+    /// The `max_buckets` of the detector (set by the first insert).
+    max_buckets: usize,
     total: f64,
     variance: f64,
     width: f64,
     tick: u64,
+    /// The tick of the next cut scan (0: not computed yet).
+    next_scan: u64,
     pending: [[f64; 3]; PENDING],
     n_pending: usize,
+    /// Reused buffers of [`Window::flush`].
+    scratch_in: Vec<Summary>,
+    scratch_all: Vec<Summary>,
 }
 
 /// Where a level's buckets sit in its ring.
@@ -148,8 +159,9 @@ impl From<WindowState> for Window {
 }
 
 impl From<Window> for WindowState {
-    fn from(w: Window) -> Self {
-        let variance = w.folded_variance();
+    fn from(mut w: Window) -> Self {
+        w.flush();
+        let variance = w.variance;
         let levels = (0..w.rings.len())
             .map(|i| (0..w.len(i)).map(|k| w.at(i, k)).collect())
             .collect();
@@ -165,15 +177,7 @@ impl From<Window> for WindowState {
 
 impl PartialEq for Window {
     fn eq(&self, other: &Self) -> bool {
-        self.rings.len() == other.rings.len()
-            && (0..self.rings.len()).all(|i| {
-                self.len(i) == other.len(i)
-                    && (0..self.len(i)).all(|k| self.at(i, k) == other.at(i, k))
-            })
-            && self.total == other.total
-            && self.width == other.width
-            && self.tick == other.tick
-            && self.folded_variance() == other.folded_variance()
+        WindowState::from(self.clone()) == WindowState::from(other.clone())
     }
 }
 
@@ -230,29 +234,93 @@ impl Window {
     }
 
     fn insert(&mut self, value: f64, max_buckets: usize) {
-        if self.stride <= max_buckets {
-            self.relayout((max_buckets + 1).next_power_of_two());
+        if self.max_buckets != max_buckets {
+            self.flush();
+            self.max_buckets = max_buckets;
         }
-        if self.rings.is_empty() {
-            self.push_level();
-        }
-        self.push(
-            0,
-            Summary {
-                total: value,
-                variance: 0.0,
-            },
-        );
-        self.width += 1.0;
         if self.n_pending == PENDING {
-            self.fold_variance();
+            self.flush();
         }
+        self.width += 1.0;
         if let Some(slot) = self.pending.get_mut(self.n_pending) {
             *slot = [value, self.total, self.width];
             self.n_pending += 1;
         }
         self.total += value;
-        self.compress(max_buckets);
+    }
+
+    /// Applies the pending inserts: their variance terms, then their buckets and merges.
+    ///
+    /// Level by level: a level's buckets followed by the ones arriving from below (oldest
+    /// first) lose their oldest pairs, merged, until at most `max_buckets` remain — exactly
+    /// the pairs, in the same order, that one-at-a-time inserts merge (a level merges its two
+    /// oldest whenever it reaches `max_buckets + 1`, leaving `max_buckets − 1`) — and the
+    /// merged buckets arrive at the next level.
+    fn flush(&mut self) {
+        if self.n_pending == 0 {
+            return;
+        }
+        self.variance = self.folded_variance();
+        let max = self.max_buckets.max(2);
+        if self.stride <= max {
+            self.relayout((max + 1).next_power_of_two());
+        }
+        let (stride, mask) = (self.stride, self.stride - 1);
+        let mut incoming = std::mem::take(&mut self.scratch_in);
+        let mut all = std::mem::take(&mut self.scratch_all);
+        incoming.clear();
+        incoming.extend(
+            self.pending
+                .iter()
+                .take(self.n_pending)
+                .map(|&[value, _, _]| Summary {
+                    total: value,
+                    variance: 0.0,
+                }),
+        );
+        self.n_pending = 0;
+        let mut idx = 0;
+        while !incoming.is_empty() {
+            if self.rings.len() == idx {
+                self.push_level();
+            }
+            let Some(&Ring { head, len }) = self.rings.get(idx) else {
+                break;
+            };
+            let base = idx * stride;
+            all.clear();
+            all.extend((0..len).map(|k| self.buckets[base + ((head + k) & mask)]));
+            all.extend_from_slice(&incoming);
+            incoming.clear();
+            let merges = if all.len() <= max {
+                0
+            } else {
+                (all.len() - (max - 1)) / 2
+            };
+            let n1 = (1_u64 << idx) as f64;
+            // Dividing by a power of two is multiplying by its (exact) reciprocal: same bits.
+            let inv = 1.0 / n1;
+            incoming.extend(all.chunks_exact(2).take(merges).map(|pair| {
+                let (a, b) = (pair[0], pair[1]);
+                let mu1 = a.total * inv;
+                let mu2 = b.total * inv;
+                let temp = n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2);
+                Summary {
+                    total: a.total + b.total,
+                    variance: a.variance + b.variance + temp,
+                }
+            }));
+            // At most `max < stride` remain: they fit the level's slots.
+            let rest = all.get(2 * merges..).unwrap_or(&[]);
+            self.buckets[base..base + rest.len()].copy_from_slice(rest);
+            self.rings[idx] = Ring {
+                head: 0,
+                len: rest.len(),
+            };
+            idx += 1;
+        }
+        self.scratch_in = incoming;
+        self.scratch_all = all;
     }
 
     /// The variance with the pending terms added (river's arithmetic, in insertion order).
@@ -269,55 +337,9 @@ impl Window {
         variance
     }
 
-    /// Adds the pending variance terms.
-    fn fold_variance(&mut self) {
-        self.variance = self.folded_variance();
-        self.n_pending = 0;
-    }
-
-    fn compress(&mut self, max_buckets: usize) {
-        let stride = self.stride;
-        let mask = stride - 1;
-        let mut idx = 0;
-        // Indices stay below `rings.len() * stride == buckets.len()`: `head`, `head + 1` and
-        // `head + len` are masked into the level's ring.
-        while let Some(&Ring { head, len }) = self.rings.get(idx) {
-            if len != max_buckets + 1 {
-                break;
-            }
-            let base = idx * stride;
-            let a = self.buckets[base + head];
-            let b = self.buckets[base + ((head + 1) & mask)];
-            self.rings[idx] = Ring {
-                head: (head + 2) & mask,
-                len: len - 2,
-            };
-            let n1 = (1_u64 << idx) as f64;
-            // Dividing by a power of two is multiplying by its (exact) reciprocal: same bits.
-            let inv = 1.0 / n1;
-            let mu1 = a.total * inv;
-            let mu2 = b.total * inv;
-            let temp = n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2);
-            let merged = Summary {
-                total: a.total + b.total,
-                variance: a.variance + b.variance + temp,
-            };
-            if self.rings.len() == idx + 1 {
-                self.push_level();
-            }
-            let next = &mut self.rings[idx + 1];
-            self.buckets[base + stride + ((next.head + next.len) & mask)] = merged;
-            next.len += 1;
-            if next.len <= max_buckets {
-                break;
-            }
-            idx += 1;
-        }
-    }
-
     /// Drop the oldest summary (from the largest level).
     fn delete_oldest(&mut self) {
-        self.fold_variance();
+        self.flush();
         let Some(last) = self.rings.len().checked_sub(1) else {
             return;
         };
@@ -396,11 +418,19 @@ impl Window {
     fn detect(&mut self, p: &AdwinParams) -> bool {
         let mut change = false;
         self.tick += 1;
-        if !self.tick.is_multiple_of(u64::from(p.clock)) || self.width <= f64::from(p.grace_period)
-        {
+        let clock = u64::from(p.clock);
+        if self.next_scan == 0 {
+            // The first multiple of `clock` from here (after a reset or deserialisation).
+            self.next_scan = self.tick.div_ceil(clock) * clock;
+        }
+        if self.tick != self.next_scan {
             return false;
         }
-        self.fold_variance();
+        self.next_scan += clock;
+        if self.width <= f64::from(p.grace_period) {
+            return false;
+        }
+        self.flush();
         let mwl = f64::from(p.min_window_length);
         let mut reduce = true;
         while reduce {
@@ -559,6 +589,217 @@ impl DriftDetector for Adwin {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    // The one-at-a-time implementation this file started from (river's order of operations),
+    // kept as the reference for the batched, flat one.
+    #[derive(Debug, Clone, PartialEq, Default)]
+    struct RefWindow {
+        levels: Vec<VecDeque<Summary>>,
+        total: f64,
+        variance: f64,
+        width: f64,
+        tick: u64,
+    }
+
+    impl RefWindow {
+        fn insert(&mut self, value: f64, max_buckets: usize) {
+            if self.levels.is_empty() {
+                self.levels.push(VecDeque::with_capacity(max_buckets + 1));
+            }
+            if let Some(level0) = self.levels.first_mut() {
+                level0.push_back(Summary {
+                    total: value,
+                    variance: 0.0,
+                });
+            }
+            self.width += 1.0;
+            let mut incremental = 0.0;
+            if self.width > 1.0 {
+                let d = value - self.total / (self.width - 1.0);
+                incremental = (self.width - 1.0) * d * d / self.width;
+            }
+            self.variance += incremental;
+            self.total += value;
+            self.compress(max_buckets);
+        }
+
+        fn compress(&mut self, max_buckets: usize) {
+            let mut idx = 0;
+            while let Some(level) = self.levels.get_mut(idx) {
+                if level.len() != max_buckets + 1 {
+                    break;
+                }
+                let (Some(&a), Some(&b)) = (level.front(), level.get(1)) else {
+                    break;
+                };
+                level.pop_front();
+                level.pop_front();
+                let n1 = (1_u64 << idx) as f64;
+                // Dividing by a power of two is multiplying by its (exact) reciprocal: same bits.
+                let inv = 1.0 / n1;
+                let mu1 = a.total * inv;
+                let mu2 = b.total * inv;
+                let temp = n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2);
+                let merged = Summary {
+                    total: a.total + b.total,
+                    variance: a.variance + b.variance + temp,
+                };
+                if self.levels.len() <= idx + 1 {
+                    self.levels.push(VecDeque::with_capacity(max_buckets + 1));
+                }
+                let Some(next) = self.levels.get_mut(idx + 1) else {
+                    break;
+                };
+                next.push_back(merged);
+                if next.len() <= max_buckets {
+                    break;
+                }
+                idx += 1;
+            }
+        }
+
+        fn delete_oldest(&mut self) {
+            let last = self.levels.len().saturating_sub(1);
+            let Some(level) = self.levels.get_mut(last) else {
+                return;
+            };
+            let Some(oldest) = level.pop_front() else {
+                return;
+            };
+            let emptied = level.is_empty();
+            let n = (1_u64 << last) as f64;
+            let mu = oldest.total * (1.0 / n); // exact: `n` is a power of two
+            self.width -= n;
+            self.total -= oldest.total;
+            let mu_window = self.total / self.width;
+            let inc = oldest.variance
+                + n * self.width * (mu - mu_window) * (mu - mu_window) / (n + self.width);
+            self.variance -= inc;
+            if emptied {
+                self.levels.pop();
+            }
+        }
+
+        fn detect(&mut self, p: &AdwinParams) -> bool {
+            let mut change = false;
+            self.tick += 1;
+            if !self.tick.is_multiple_of(u64::from(p.clock))
+                || self.width <= f64::from(p.grace_period)
+            {
+                return false;
+            }
+            let mwl = f64::from(p.min_window_length);
+            let mut reduce = true;
+            while reduce {
+                reduce = false;
+                let (mut n0, mut n1, mut u0, mut u1) = (0.0_f64, self.width, 0.0_f64, self.total);
+                let mut cut_found = false;
+                let delta_prime = (2.0 * self.width.ln() / p.delta).ln();
+                let var = self.variance / self.width;
+                let linear_factor = 2.0 / 3.0 * delta_prime;
+                let var_delta = var * delta_prime;
+                'levels: for idx in (0..self.levels.len()).rev() {
+                    let size = (1_u64 << idx) as f64;
+                    let Some(level) = self.levels.get(idx) else {
+                        continue;
+                    };
+                    let len = level.len();
+                    for (k, s) in level.iter().enumerate() {
+                        n0 += size;
+                        n1 -= size;
+                        u0 += s.total;
+                        u1 -= s.total;
+                        if idx == 0 && k + 1 == len {
+                            break 'levels;
+                        }
+                        if n1 >= mwl
+                            && n0 >= mwl
+                            && !Window::surely_no_cut(mwl, linear_factor, var_delta, n0, n1, u0, u1)
+                            && Window::cut(mwl, delta_prime, var, n0, n1, (u0 / n0) - (u1 / n1))
+                        {
+                            reduce = true;
+                            change = true;
+                            if self.width > 0.0 {
+                                cut_found = true;
+                                break 'levels;
+                            }
+                        }
+                    }
+                }
+                if cut_found {
+                    self.delete_oldest();
+                }
+            }
+            change
+        }
+    }
+
+    /// The flat, batched window detects at exactly the observations the one-at-a-time
+    /// reference does, with bit-identical totals and variances, for several parameter sets and
+    /// streams with abrupt and gradual changes.
+    #[test]
+    fn batched_window_equals_the_reference() {
+        let mut state = 3_u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64) / (1u64 << 53) as f64
+        };
+        let streams: Vec<Vec<f64>> = vec![
+            (0..30_000)
+                .map(|i| next() + if (i / 7_000) % 2 == 1 { 0.6 } else { 0.0 })
+                .collect(),
+            (0..30_000)
+                .map(|i| next() * (1.0 + i as f64 / 10_000.0))
+                .collect(),
+            (0..30_000)
+                .map(|i| {
+                    if next() < 0.1 + (i / 10_000) as f64 * 0.2 {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect(),
+        ];
+        for (max_buckets, clock) in [(5, 32), (2, 1), (3, 5), (7, 64), (5, 33)] {
+            let params = AdwinParams {
+                max_buckets,
+                clock,
+                ..AdwinParams::default()
+            };
+            for (si, stream) in streams.iter().enumerate() {
+                let mut fast = params.build().unwrap();
+                let mut reference = RefWindow::default();
+                let mut detections = 0;
+                for (i, &x) in stream.iter().enumerate() {
+                    if fast.status == DriftStatus::Drift {
+                        reference = RefWindow::default();
+                    }
+                    reference.insert(x, max_buckets);
+                    let expected = reference.detect(&params);
+                    let got = fast.update(x) == DriftStatus::Drift;
+                    assert_eq!(
+                        got, expected,
+                        "params {max_buckets}/{clock}, stream {si}, step {i}"
+                    );
+                    detections += usize::from(got);
+                    if i % 997 == 0 || got {
+                        let state = WindowState::from(fast.window.clone());
+                        assert_eq!(state.total.to_bits(), reference.total.to_bits());
+                        assert_eq!(state.variance.to_bits(), reference.variance.to_bits());
+                        assert_eq!(state.width, reference.width);
+                        assert_eq!(state.levels, reference.levels, "step {i}");
+                    }
+                }
+                assert!(
+                    detections > 0 || si == 1,
+                    "params {max_buckets}/{clock}, stream {si}"
+                );
+            }
+        }
+    }
 
     /// A detector saved mid-stream (pending variance terms, rings wrapped) and restored keeps
     /// detecting at exactly the same observations, with the same state, as the original — and
