@@ -559,6 +559,29 @@ fn cases() -> Vec<Case> {
             names: &["\"tenure\""],
         },
         Case {
+            name: "fitting on a hand-built batch that repeats a column name",
+            run: |_| {
+                let schema = Arc::new(Schema::new(vec![
+                    Field::new("age", DataType::Float64, true),
+                    Field::new("age", DataType::Utf8, true),
+                ]));
+                let batch = RecordBatch::try_new(
+                    schema,
+                    vec![
+                        Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef,
+                        Arc::new(StringArray::from(vec!["a", "b"])),
+                    ],
+                )
+                .unwrap();
+                Pipeline::new()
+                    .group("num", ["age"], [Step::standard_scaler()])
+                    .fit(stream_of(batch))
+                    .map(|_| ())
+            },
+            expect: |e| matches!(e, Error::DuplicateColumn { column } if column == "age"),
+            names: &["duplicate column", "\"age\""],
+        },
+        Case {
             name: "fitting on zero rows",
             run: |_| {
                 let b = valid_batch();
