@@ -618,7 +618,7 @@ fn cases() -> Vec<Case> {
             name: "single-class labels in a stratified split",
             run: |_| stratified_k_fold(&["yes", "yes", "yes", "no"], 2, 7).map(|_| ()),
             expect: |e| matches!(e, Error::ClassTooSmall { class, members: 1, required: 2 } if class.contains("no")),
-            names: &["no", "1 member(s)", "at least 2"],
+            names: &["class \"no\" has 1 member(s)", "at least 2"],
         },
         Case {
             name: "k larger than the row count",
