@@ -388,6 +388,43 @@ fn other_cases() -> Vec<OtherCase> {
             names: &["batch_size"],
         },
         OtherCase {
+            name: "deployment from a registry: unknown model",
+            run: |_| {
+                let reg = mlops_registry::Registry::in_memory().unwrap();
+                Deployment::from_registry(&reg, "ghost", mlops_registry::VersionRef::Latest)
+                    .map(|_| ())
+            },
+            expect: |e| matches!(e, ServeError::Registry(m) if m.contains("not found")),
+            names: &["ghost"],
+        },
+        OtherCase {
+            name: "deployment from a registry: traversal model name",
+            run: |_| {
+                let reg = mlops_registry::Registry::in_memory().unwrap();
+                Deployment::from_registry(&reg, "../x", mlops_registry::VersionRef::Latest)
+                    .map(|_| ())
+            },
+            expect: |e| matches!(e, ServeError::Registry(m) if m.contains("invalid model name")),
+            names: &["../x"],
+        },
+        OtherCase {
+            name: "deployment from a registry: stored bytes are not a bundle",
+            run: |_| {
+                let reg = mlops_registry::Registry::in_memory().unwrap();
+                reg.register(
+                    "raw",
+                    b"PK\x03\x04 a pickle".to_vec(),
+                    mlops_registry::ModelMetadata::default(),
+                    "r",
+                )
+                .unwrap();
+                Deployment::from_registry(&reg, "raw", mlops_registry::VersionRef::Latest)
+                    .map(|_| ())
+            },
+            expect: |e| matches!(e, ServeError::Model(m) if m.contains("not a model bundle")),
+            names: &["not a model bundle"],
+        },
+        OtherCase {
             name: "deployment: rollback with no previous version",
             run: |_| strict_deployment().0.rollback(),
             expect: |e| matches!(e, ServeError::NoPrevious { name } if name == "churn"),
