@@ -17,6 +17,7 @@ use mlops_data::ingest::{
 };
 use mlops_data::pipeline::{FittedPipeline, Pipeline, RowValue};
 use mlops_data::profile::{ProfileOptions, profile_batch};
+use mlops_data::schema::{ColumnSchema, TableSchema, ViolationKind, validate};
 use mlops_data::split::{SplitRatios, k_fold, stratified_k_fold, take_rows};
 use mlops_data::transform::{ImputeStrategy, Step, UnknownCategory};
 use mlops_data::{BatchStream, Error, Result};
@@ -715,4 +716,128 @@ fn failed_writes_leave_existing_files_unchanged() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["out.parquet"], "temporary files left behind");
+}
+
+// ---- schema validation: violations are data, not errors --------------------------------------
+
+/// One bad table for `schema::validate`: the report (not an `Err`) must hold exactly one
+/// violation of the expected kind, on the expected column, with the expected example rows.
+struct ViolationCase {
+    name: &'static str,
+    csv: &'static str,
+    kind: fn(&ViolationKind) -> bool,
+    column: Option<&'static str>,
+    rows: &'static [u64],
+}
+
+/// age: float in [0, 120], not null; plan: categories basic/gold; no extra columns.
+fn strict_schema() -> TableSchema {
+    TableSchema::new()
+        .with(ColumnSchema::float("age").not_null().range(0.0, 120.0))
+        .with(ColumnSchema::categorical("plan").categories(["basic", "gold"]))
+        .allow_extra_columns(false)
+}
+
+fn violation_cases() -> Vec<ViolationCase> {
+    vec![
+        ViolationCase {
+            name: "NaN as text in a float column",
+            csv: "age,plan\n30,gold\nNaN,gold\n",
+            kind: |k| matches!(k, ViolationKind::NonFinite),
+            column: Some("age"),
+            rows: &[1],
+        },
+        ViolationCase {
+            name: "inf as text in a float column",
+            csv: "age,plan\n30,gold\n40,basic\ninf,gold\n",
+            kind: |k| matches!(k, ViolationKind::NonFinite),
+            column: Some("age"),
+            rows: &[2],
+        },
+        ViolationCase {
+            name: "huge value (1e308) outside the declared range",
+            csv: "age,plan\n1e308,gold\n",
+            kind: |k| matches!(k, ViolationKind::OutOfRange { min, max } if *min == 0.0 && *max == 120.0),
+            column: Some("age"),
+            rows: &[0],
+        },
+        ViolationCase {
+            name: "unseen category",
+            csv: "age,plan\n30,gold\n31,platinum\n",
+            kind: |k| matches!(k, ViolationKind::UnseenCategory { examples } if examples == &["platinum"]),
+            column: Some("plan"),
+            rows: &[1],
+        },
+        ViolationCase {
+            name: "null in a not-null column",
+            csv: "age,plan\n30,gold\n,gold\n",
+            kind: |k| matches!(k, ViolationKind::NullNotAllowed),
+            column: Some("age"),
+            rows: &[1],
+        },
+        ViolationCase {
+            name: "text in a float column",
+            csv: "age,plan\nold,gold\n",
+            kind: |k| matches!(k, ViolationKind::TypeMismatch { found, .. } if found == "Utf8"),
+            column: Some("age"),
+            rows: &[],
+        },
+        ViolationCase {
+            name: "missing column",
+            csv: "age\n30\n",
+            kind: |k| matches!(k, ViolationKind::MissingColumn),
+            column: Some("plan"),
+            rows: &[],
+        },
+        ViolationCase {
+            name: "extra column",
+            csv: "age,plan,secret\n30,gold,x\n",
+            kind: |k| matches!(k, ViolationKind::UnexpectedColumn),
+            column: Some("secret"),
+            rows: &[],
+        },
+    ]
+}
+
+#[test]
+fn every_bad_table_is_the_documented_violation() {
+    let cases = violation_cases();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let report = read_csv_bytes(case.csv, &CsvOptions::default())
+            .and_then(|stream| validate(&strict_schema(), stream));
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                failures.push(format!("{}: error instead of a report: {e:?}", case.name));
+                continue;
+            }
+        };
+        if report.violations.len() != 1 {
+            failures.push(format!("{}: {:?}", case.name, report.violations));
+            continue;
+        }
+        let v = &report.violations[0];
+        if !(case.kind)(&v.kind) {
+            failures.push(format!("{}: kind {:?}", case.name, v.kind));
+        }
+        if v.column.as_deref() != case.column {
+            failures.push(format!("{}: column {:?}", case.name, v.column));
+        }
+        if v.example_rows != case.rows {
+            failures.push(format!("{}: rows {:?}", case.name, v.example_rows));
+        }
+        if let Some(column) = case.column
+            && !report.to_string().contains(column)
+        {
+            failures.push(format!("{}: report text does not name {column}", case.name));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} case(s) failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
