@@ -224,6 +224,31 @@ fn cases() -> Vec<Case> {
             names: &["../../etc"],
         },
         Case {
+            name: "dataset label ../../x",
+            damage: None,
+            run: |r, _| {
+                r.add_dataset(hash_bytes(b"other"), Some("../../x"), &b"other"[..], "r")
+                    .map(|_| ())
+            },
+            expect: |e| {
+                matches!(
+                    e,
+                    Error::InvalidName {
+                        what: "dataset",
+                        ..
+                    }
+                )
+            },
+            names: &["dataset", "../../x"],
+        },
+        Case {
+            name: "alias name of 200 bytes",
+            damage: None,
+            run: |r, _| r.set_alias("churn", &"a".repeat(200), 2, None, "r"),
+            expect: |e| matches!(e, Error::InvalidName { what: "alias", .. }),
+            names: &["longer than 128 bytes"],
+        },
+        Case {
             name: "tag name with a separator",
             damage: None,
             run: |_, _| ModelMetadata::default().with_tag("a/b", "v").map(|_| ()),
