@@ -116,12 +116,22 @@ pub fn run_record(experiment: &str, report: &TrainingReport) -> Result<RunRecord
     Ok(run)
 }
 
+/// A model name the registry accepts, checked up front so that a bad name stores nothing.
+fn check_model_name(name: &str) -> Result<(), Error> {
+    mlops_core::Name::new(name).map_err(|source| mlops_registry::Error::InvalidName {
+        what: "model",
+        source,
+    })?;
+    Ok(())
+}
+
 /// Trains `spec` on the file at `data`, and records everything in `registry`: the file as a
 /// dataset snapshot keyed by its logical fingerprint, the report as a run, and the bundle as a
 /// new version of `name` with metrics, params, signature and lineage (run → dataset).
 ///
 /// # Errors
-/// Ingest, training and registry errors.
+/// Ingest, training and registry errors. An invalid model name is
+/// [`mlops_registry::Error::InvalidName`], found before anything is read, trained or stored.
 #[tracing::instrument(name = "train_and_register", skip_all, fields(model = name))]
 pub fn train_and_register(
     registry: &Registry,
@@ -130,6 +140,7 @@ pub fn train_and_register(
     data: &Path,
     reason: &str,
 ) -> Result<Registered, Error> {
+    check_model_name(name)?;
     let table = read_table(data)?;
     let outcome = spec.train(&table)?;
     register_outcome(registry, name, outcome, Some(data), reason)
@@ -139,7 +150,8 @@ pub fn train_and_register(
 /// is stored as the dataset snapshot.
 ///
 /// # Errors
-/// Registry errors.
+/// Registry errors. An invalid model name is [`mlops_registry::Error::InvalidName`], found
+/// before anything is stored (no dataset snapshot or run is left behind).
 pub fn register_outcome(
     registry: &Registry,
     name: &str,
@@ -147,6 +159,7 @@ pub fn register_outcome(
     data: Option<&Path>,
     reason: &str,
 ) -> Result<Registered, Error> {
+    check_model_name(name)?;
     let summary = &outcome.bundle.training;
     if let Some(path) = data {
         for d in &summary.datasets {

@@ -297,7 +297,8 @@ pub fn serve(args: ServeArgs) -> Res<ExitCode> {
     if let Some(token) = args.token {
         state = state.with_bearer_token(token);
     }
-    let server = Server::start(args.addr.as_str(), Arc::new(state))?;
+    let server = Server::start(args.addr.as_str(), Arc::new(state))
+        .map_err(|e| format!("--addr {:?}: {e}", args.addr))?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(
@@ -357,6 +358,17 @@ fn less_frequent_value(data: &Path, column: &str) -> Res<String> {
 
 /// `mlops train`.
 pub fn train(args: TrainArgs) -> Res<ExitCode> {
+    // Names first: a bad name must not leave a trained-but-unaliased version (or a new
+    // registry directory) behind.
+    let checked = |what: &'static str, text: &str| {
+        mlops::core::Name::new(text)
+            .map(|_| ())
+            .map_err(|source| mlops::registry::Error::InvalidName { what, source })
+    };
+    checked("model", &args.name)?;
+    if let Some(alias) = &args.alias {
+        checked("alias", alias)?;
+    }
     let schema = TableSchema::infer(
         read_path(&args.data, &ReadOptions::default())?,
         &InferOptions::default(),

@@ -195,9 +195,9 @@ pub enum Error {
     },
     /// A class has fewer members than a stratified split needs (for example fewer than `k`
     /// in stratified k-fold, where every fold must hold at least one member of every class).
-    #[error("class {class:?} has {members} member(s); stratified split needs at least {required}")]
+    #[error("class {class} has {members} member(s); stratified split needs at least {required}")]
     ClassTooSmall {
-        /// The class label.
+        /// The class label, rendered with `Debug` (a text label is quoted: `"no"`).
         class: String,
         /// How many rows carry it.
         members: usize,

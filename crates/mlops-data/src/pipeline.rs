@@ -218,7 +218,8 @@ impl CheckedPipeline {
     /// Errors: [`Error::MissingColumn`], [`Error::TypeMismatch`], [`Error::EmptyTable`] for a
     /// stream without rows, [`Error::NonFinite`] for an infinite value, missing values reaching an
     /// encoder or a group's output ([`Error::NullValue`] / [`Error::NonFinite`]),
-    /// [`Error::AllMissing`], and [`Error::DuplicateColumn`] when two output features share a name.
+    /// [`Error::AllMissing`], and [`Error::DuplicateColumn`] when two output features share a name
+    /// or a column the pipeline reads appears twice in the stream's schema.
     #[tracing::instrument(name = "pipeline_fit", skip_all, fields(groups = self.groups.len(), rows))]
     pub fn fit(&self, stream: BatchStream) -> Result<FittedPipeline> {
         let schema = stream.schema();
@@ -236,6 +237,11 @@ impl CheckedPipeline {
                         column: c.clone(),
                         available: available(),
                     })?;
+                // A column read by the pipeline must be unambiguous (an Arrow schema built by
+                // hand may repeat a name; the readers reject that already).
+                if schema.fields().iter().filter(|f| f.name() == c).count() > 1 {
+                    return Err(Error::DuplicateColumn { column: c.clone() });
+                }
                 let kind = kind_of(field.data_type()).ok_or_else(|| Error::TypeMismatch {
                     column: c.clone(),
                     expected: "numeric (Int*, UInt*, Float*) or categorical (Utf8, LargeUtf8, \

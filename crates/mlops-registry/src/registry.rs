@@ -1019,6 +1019,30 @@ impl Registry {
         let dataset_name = label.map(|n| name("dataset", n)).transpose()?;
         event::check_reason(reason)?;
         self.run(async move {
+            // A fingerprint already stored: hash the content instead of uploading it, so that a
+            // conflict stores nothing (not even an unreferenced blob).
+            let known = {
+                let mut st = self.state.lock().await;
+                self.sync(&mut st).await?;
+                st.datasets.get(&fingerprint).cloned()
+            };
+            if let Some(d) = known {
+                let new = mlops_core::hash_reader(file).map_err(|e| Error::Io {
+                    op: "reading the dataset",
+                    source: match e {
+                        mlops_core::Error::Io(source) => source,
+                        other => std::io::Error::other(other.to_string()),
+                    },
+                })?;
+                if new != d.blob {
+                    return Err(Error::DatasetConflict {
+                        fingerprint,
+                        existing: d.blob,
+                        new,
+                    });
+                }
+                return Ok(d);
+            }
             let (blob, size) = blob::put_reader(self.store.as_ref(), file, self.opts.chunk_size)
                 .instrument(tracing::debug_span!("upload_dataset"))
                 .await?;
