@@ -4,4 +4,7 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::parquet_ingest(data));
+libfuzzer_sys::fuzz_target!(
+    init: harness::tolerate_caught_parquet_panics(),
+    |data: &[u8]| harness::parquet_ingest(data)
+);

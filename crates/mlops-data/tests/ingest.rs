@@ -1117,3 +1117,27 @@ fn parquet_parallel_decoding_of_a_corrupt_row_group_is_a_typed_error() {
     // Garbage inside zstd-compressed pages fails to decompress: a typed error, no panic, no hang.
     assert!(saw_error);
 }
+
+/// Found by the `parquet_ingest` fuzz target (`fuzz/regressions/parquet_ingest/`): a data page
+/// that refers to a dictionary its column chunk does not have makes the parquet decoder panic
+/// ("Decoder for dict should have been set", apache/arrow-rs#9434). The reader must turn that
+/// into a typed error naming a corrupt file, whatever the batch size.
+#[test]
+fn parquet_fuzz_regression_data_page_without_dictionary_is_a_typed_error() {
+    let bytes =
+        include_bytes!("fixtures/ingest/fuzz-data-page-without-dictionary-page.parquet").to_vec();
+    for batch_size in [3, 8192] {
+        let options = ParquetOptions::default().with_batch_size(batch_size);
+        let error = match read_parquet_bytes(bytes.clone(), &options) {
+            Err(e) => e,
+            Ok(stream) => stream
+                .collect_batches()
+                .expect_err("the corrupt page must fail"),
+        };
+        assert!(
+            matches!(&error, Error::Parquet { path: None, message }
+                if message.contains("corrupt file") && message.contains("dict")),
+            "{error}"
+        );
+    }
+}
