@@ -1141,3 +1141,42 @@ fn parquet_fuzz_regression_data_page_without_dictionary_is_a_typed_error() {
         );
     }
 }
+
+/// Found by the `csv_ingest` fuzz target (`fuzz/regressions/csv_ingest/`): a 5 KiB record of
+/// 4 000 empty fields made every read allocate `batch_size × columns` cells up front (500 MiB).
+/// A batch now holds at most 2^21 cells: wide files get fewer rows per batch, same data.
+#[test]
+fn csv_wide_files_get_batches_bounded_by_cells() {
+    let columns = 4096;
+    let rows = 600;
+    let mut csv = String::new();
+    let header: Vec<String> = (0..columns).map(|c| format!("c{c}")).collect();
+    csv.push_str(&header.join(","));
+    csv.push('\n');
+    for r in 0..rows {
+        let row: Vec<String> = (0..columns).map(|c| (r + c).to_string()).collect();
+        csv.push_str(&row.join(","));
+        csv.push('\n');
+    }
+    let batches = read_csv_bytes(csv, &CsvOptions::default())
+        .unwrap()
+        .collect_batches()
+        .unwrap();
+    let sizes: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
+    assert_eq!(sizes, vec![512, 88]);
+    assert!(batches.iter().all(|b| b.num_columns() == columns));
+    let last = batches[1].column(columns - 1).as_primitive::<Int64Type>();
+    assert_eq!(last.value(87), (rows - 1 + columns - 1) as i64);
+
+    // The fuzz input itself: one record of ~4 000 `;`-separated fields.
+    let wide = ";".repeat(4000);
+    let options = CsvOptions::default()
+        .with_delimiter(b';')
+        .with_header(false);
+    let batches = read_csv_bytes(wide, &options)
+        .unwrap()
+        .collect_batches()
+        .unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    assert_eq!(batches[0].num_columns(), 4001);
+}
