@@ -1,6 +1,8 @@
 //! cargo-fuzz target `csv_ingest`: the body lives in the shared harness (replayed by `cargo test`).
 #![no_main]
 
+#[path = "../harness/alloc.rs"]
+mod alloc;
 #[path = "../harness/mod.rs"]
 mod harness;
 
