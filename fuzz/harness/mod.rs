@@ -160,18 +160,19 @@ pub fn parquet_ingest(data: &[u8]) {
 
 /// For the `parquet_ingest` fuzz binary only: `mlops_data` catches the panics the parquet
 /// decoder still has on some corrupt files (apache/arrow-rs#9434: a data page that refers to a
-/// missing dictionary, dictionary indices out of range) and returns `Error::Parquet`, but
-/// libFuzzer's panic hook aborts at the panic, before the catch. This hook lets panics raised
-/// inside the parquet crate unwind to that catch and aborts on every other panic as before.
-/// A parquet panic that `mlops_data` does not catch still aborts: libfuzzer-sys aborts when
-/// the input's closure unwinds.
+/// missing dictionary; an assertion in arrow-buffer reached from the definition-level decoder)
+/// and returns `Error::Parquet`, but libFuzzer's panic hook aborts at the panic, before the
+/// catch. This hook lets panics raised inside the arrow-rs crates (`parquet`, `arrow-*`)
+/// unwind to that catch and aborts on every other panic as before. An arrow-rs panic that
+/// `mlops_data` does not catch still aborts: libfuzzer-sys aborts when the input's closure
+/// unwinds.
 pub fn tolerate_caught_parquet_panics() {
     let libfuzzer_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let in_parquet = info
+        let in_arrow_rs = info
             .location()
-            .is_some_and(|l| l.file().contains("/parquet-"));
-        if !in_parquet {
+            .is_some_and(|l| l.file().contains("/parquet-") || l.file().contains("/arrow-"));
+        if !in_arrow_rs {
             libfuzzer_hook(info);
         }
     }));

