@@ -148,38 +148,65 @@ pub fn csv_ingest(data: &[u8]) {
 /// `read_parquet_bytes` with the default options and with 3-row batches, drained and analysed
 /// like [`csv_ingest`].
 pub fn parquet_ingest(data: &[u8]) {
-    drain(read_parquet_bytes(
-        data.to_vec(),
-        &ParquetOptions::default(),
-    ));
-    drain(read_parquet_bytes(
-        data.to_vec(),
-        &ParquetOptions::default().with_batch_size(3),
-    ));
+    for options in [
+        ParquetOptions::default(),
+        ParquetOptions::default().with_batch_size(3),
+    ] {
+        let read = reading_parquet(|| collect(read_parquet_bytes(data.to_vec(), &options)));
+        if let Some((schema, batches)) = read {
+            analyse(&schema, &batches);
+        }
+    }
+}
+
+thread_local! {
+    static READING_PARQUET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (opening and draining a Parquet stream) with [`READING_PARQUET`] set.
+fn reading_parquet<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            READING_PARQUET.with(|r| r.set(false));
+        }
+    }
+    READING_PARQUET.with(|r| r.set(true));
+    let _reset = Reset;
+    f()
 }
 
 /// For the `parquet_ingest` fuzz binary only: `mlops_data` catches the panics the parquet
-/// decoder still has on some corrupt files (apache/arrow-rs#9434: a data page that refers to a
-/// missing dictionary; an assertion in arrow-buffer reached from the definition-level decoder)
-/// and returns `Error::Parquet`, but libFuzzer's panic hook aborts at the panic, before the
-/// catch. This hook lets panics raised inside the arrow-rs crates (`parquet`, `arrow-*`)
-/// unwind to that catch and aborts on every other panic as before. An arrow-rs panic that
-/// `mlops_data` does not catch still aborts: libfuzzer-sys aborts when the input's closure
-/// unwinds.
+/// decoder (arrow-rs) still has on some corrupt files (apache/arrow-rs#9434 and relatives: a
+/// data page that refers to a missing dictionary, an arrow-buffer assertion reached from the
+/// definition levels, a `Bytes` slice past the end of a page) and returns `Error::Parquet`, but
+/// libFuzzer's panic hook aborts at the panic, before the catch. This hook lets a panic unwind
+/// while the harness is opening or draining a Parquet stream, and aborts on every other panic
+/// as before. A reading panic that `mlops_data` does not catch still aborts: libfuzzer-sys
+/// aborts when the input's closure unwinds.
 pub fn tolerate_caught_parquet_panics() {
     let libfuzzer_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let in_arrow_rs = info
-            .location()
-            .is_some_and(|l| l.file().contains("/parquet-") || l.file().contains("/arrow-"));
-        if !in_arrow_rs {
+        if !READING_PARQUET.with(std::cell::Cell::get) {
             libfuzzer_hook(info);
         }
     }));
 }
 
 fn drain(stream: mlops_data::Result<BatchStream>) {
-    let Ok(stream) = stream else { return };
+    if let Some((schema, batches)) = collect(stream) {
+        analyse(&schema, &batches);
+    }
+}
+
+/// Reads a stream to its end or its first error.
+fn collect(
+    stream: mlops_data::Result<BatchStream>,
+) -> Option<(
+    mlops_data::arrow::SchemaRef,
+    Vec<mlops_data::arrow::RecordBatch>,
+)> {
+    let stream = stream.ok()?;
     let schema = stream.schema();
     let mut batches = Vec::new();
     for b in stream {
@@ -195,13 +222,18 @@ fn drain(stream: mlops_data::Result<BatchStream>) {
             Err(_) => break,
         }
     }
-    let again = || BatchStream::from_batches(schema.clone(), batches.clone());
+    Some((schema, batches))
+}
+
+/// Schema inference, validation, profile and fingerprint of what was read.
+fn analyse(schema: &mlops_data::arrow::SchemaRef, batches: &[mlops_data::arrow::RecordBatch]) {
+    let again = || BatchStream::from_batches(schema.clone(), batches.to_vec());
     if let Ok(table) = TableSchema::infer(again(), &InferOptions::default()) {
         let _ = table.check();
         let _ = validate(&table, again());
     }
     let _ = profile_stream(again(), &ProfileOptions::default());
-    let _ = fingerprint_batches(&schema, &batches);
+    let _ = fingerprint_batches(schema, batches);
 }
 
 // ----- registry_events -----------------------------------------------------------------------

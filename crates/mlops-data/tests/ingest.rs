@@ -1121,13 +1121,15 @@ fn parquet_parallel_decoding_of_a_corrupt_row_group_is_a_typed_error() {
 /// Found by the `parquet_ingest` fuzz target (`fuzz/regressions/parquet_ingest/`): corrupt
 /// pages that make the parquet decoder panic (apache/arrow-rs#9434): a data page that refers to
 /// a dictionary its column chunk does not have ("Decoder for dict should have been set"), and
-/// definition levels that reach an arrow-buffer assertion ("slice must not be empty"). The
-/// reader must turn both into a typed error, whatever the batch size.
+/// definition levels that reach an arrow-buffer assertion ("slice must not be empty"), and page
+/// levels longer than the page (a `Bytes` slice out of bounds). The reader must turn each into
+/// a typed error, whatever the batch size.
 #[test]
 fn parquet_fuzz_regressions_are_typed_errors() {
-    let inputs: [&[u8]; 2] = [
+    let inputs: [&[u8]; 3] = [
         include_bytes!("fixtures/ingest/fuzz-data-page-without-dictionary-page.parquet"),
         include_bytes!("fixtures/ingest/fuzz-definition-levels-empty-bitmap-slice.parquet"),
+        include_bytes!("fixtures/ingest/fuzz-page-levels-longer-than-page-bytes-slice.parquet"),
     ];
     let mut caught = 0;
     for (i, bytes) in inputs.iter().enumerate() {
@@ -1146,8 +1148,8 @@ fn parquet_fuzz_regressions_are_typed_errors() {
             caught += usize::from(error.to_string().contains("corrupt file"));
         }
     }
-    // With 3-row batches both inputs reach the panicking decoder paths.
-    assert!(caught >= 2, "{caught}");
+    // With 3-row batches the inputs reach the panicking decoder paths.
+    assert!(caught >= 3, "{caught}");
 }
 
 /// Found by the `csv_ingest` fuzz target (`fuzz/regressions/csv_ingest/`): a 5 KiB record of
