@@ -1117,3 +1117,76 @@ fn parquet_parallel_decoding_of_a_corrupt_row_group_is_a_typed_error() {
     // Garbage inside zstd-compressed pages fails to decompress: a typed error, no panic, no hang.
     assert!(saw_error);
 }
+
+/// Found by the `parquet_ingest` fuzz target (`fuzz/regressions/parquet_ingest/`): corrupt
+/// pages that make the parquet decoder panic (apache/arrow-rs#9434): a data page that refers to
+/// a dictionary its column chunk does not have ("Decoder for dict should have been set"), and
+/// definition levels that reach an arrow-buffer assertion ("slice must not be empty"), and page
+/// levels longer than the page (a `Bytes` slice out of bounds). The reader must turn each into
+/// a typed error, whatever the batch size.
+#[test]
+fn parquet_fuzz_regressions_are_typed_errors() {
+    let inputs: [&[u8]; 3] = [
+        include_bytes!("fixtures/ingest/fuzz-data-page-without-dictionary-page.parquet"),
+        include_bytes!("fixtures/ingest/fuzz-definition-levels-empty-bitmap-slice.parquet"),
+        include_bytes!("fixtures/ingest/fuzz-page-levels-longer-than-page-bytes-slice.parquet"),
+    ];
+    let mut caught = 0;
+    for (i, bytes) in inputs.iter().enumerate() {
+        for batch_size in [3, 8192] {
+            let options = ParquetOptions::default().with_batch_size(batch_size);
+            let error = match read_parquet_bytes(bytes.to_vec(), &options) {
+                Err(e) => e,
+                Ok(stream) => stream
+                    .collect_batches()
+                    .expect_err("the corrupt page must fail"),
+            };
+            assert!(
+                matches!(&error, Error::Parquet { path: None, .. }),
+                "input {i}, batch size {batch_size}: {error}"
+            );
+            caught += usize::from(error.to_string().contains("corrupt file"));
+        }
+    }
+    // With 3-row batches the inputs reach the panicking decoder paths.
+    assert!(caught >= 3, "{caught}");
+}
+
+/// Found by the `csv_ingest` fuzz target (`fuzz/regressions/csv_ingest/`): a 5 KiB record of
+/// 4 000 empty fields made every read allocate `batch_size × columns` cells up front (500 MiB).
+/// A batch now holds at most 2^21 cells: wide files get fewer rows per batch, same data.
+#[test]
+fn csv_wide_files_get_batches_bounded_by_cells() {
+    let columns = 4096;
+    let rows = 600;
+    let mut csv = String::new();
+    let header: Vec<String> = (0..columns).map(|c| format!("c{c}")).collect();
+    csv.push_str(&header.join(","));
+    csv.push('\n');
+    for r in 0..rows {
+        let row: Vec<String> = (0..columns).map(|c| (r + c).to_string()).collect();
+        csv.push_str(&row.join(","));
+        csv.push('\n');
+    }
+    let batches = read_csv_bytes(csv, &CsvOptions::default())
+        .unwrap()
+        .collect_batches()
+        .unwrap();
+    let sizes: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
+    assert_eq!(sizes, vec![512, 88]);
+    assert!(batches.iter().all(|b| b.num_columns() == columns));
+    let last = batches[1].column(columns - 1).as_primitive::<Int64Type>();
+    assert_eq!(last.value(87), (rows - 1 + columns - 1) as i64);
+
+    // The fuzz input itself: one record of ~4 000 `;`-separated fields.
+    let wide = ";".repeat(4000);
+    let options = CsvOptions::default()
+        .with_delimiter(b';')
+        .with_header(false);
+    let batches = read_csv_bytes(wide, &options)
+        .unwrap()
+        .collect_batches()
+        .unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+    assert_eq!(batches[0].num_columns(), 4001);
+}

@@ -21,6 +21,17 @@ use crate::{BatchStream, Error, Result};
 /// Bytes read while buffering the header and the inference sample stop at this size: the
 /// sample then holds the rows read so far (or, for a header this long, it is an error).
 const SAMPLE_BYTE_LIMIT: usize = 64 * 1024 * 1024;
+/// Most cells (rows × columns) in one decoded batch. The CSV decoder allocates its buffers for
+/// a whole batch up front (8 bytes of field offsets per cell), so without this bound a single
+/// wide record (a few KiB of delimiters) made every read allocate `batch_size × columns` cells
+/// (found by the `csv_ingest` fuzz target: 500 MiB for a 5 KiB input).
+const MAX_BATCH_CELLS: usize = 1 << 21;
+
+/// The rows per batch actually used for `columns` columns: `batch_size`, reduced for very wide
+/// files so that a batch holds at most [`MAX_BATCH_CELLS`] cells (and always at least one row).
+fn rows_per_batch(batch_size: usize, columns: usize) -> usize {
+    batch_size.min(MAX_BATCH_CELLS / columns.max(1)).max(1)
+}
 /// Bytes read from the source at a time while sampling.
 const CHUNK: usize = 64 * 1024;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -43,7 +54,9 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CsvOptions {
-    /// Rows per batch (default 8192). Must be at least 1.
+    /// Rows per batch (default 8192). Must be at least 1. Files with more than 256 columns get
+    /// proportionally fewer rows per batch: a batch holds at most 2 097 152 cells, so memory
+    /// stays bounded by the batch whatever the width of the header.
     pub batch_size: usize,
     /// Whether the first record holds the column names (default `true`). Without a header,
     /// columns are named `column_1`, `column_2`, ...
@@ -355,16 +368,17 @@ fn stream<R: Read + Send + 'static>(
 ) -> Result<BatchStream> {
     let sampled = sample(&mut reader, options, path)?;
     let schema = sampled.schema.clone();
+    let batch_size = rows_per_batch(options.batch_size, schema.fields().len());
     let csv_reader = arrow_csv::ReaderBuilder::new(schema.clone())
         .with_format(sampled.format)
-        .with_batch_size(options.batch_size)
+        .with_batch_size(batch_size)
         .build(Cursor::new(sampled.bytes).chain(reader))?;
     let ctx = ErrorContext::new(path, options.has_header, &schema);
     let batches = CsvBatches {
         reader: csv_reader,
         ctx,
         rows: 0,
-        batch_size: options.batch_size as u64,
+        batch_size: batch_size as u64,
         span: debug_span!("csv_batch", path = %super::path_display(path)),
     };
     Ok(BatchStream::new(schema, FuseOnError::new(batches)))
@@ -472,7 +486,10 @@ fn sample<R: Read>(mut reader: R, options: &CsvOptions, path: Option<&Path>) -> 
             .collect::<Vec<_>>(),
     ));
     let ctx = ErrorContext::new(path, options.has_header, &text_schema);
-    let decode_batch = options.batch_size.min(options.infer_rows).min(4096);
+    let decode_batch = rows_per_batch(
+        options.batch_size.min(options.infer_rows).min(4096),
+        names.len(),
+    );
     let mut decoder = arrow_csv::ReaderBuilder::new(text_schema)
         .with_format(format.clone())
         .with_batch_size(decode_batch)

@@ -1,0 +1,9 @@
+//! cargo-fuzz target `registry_events`: the body lives in the shared harness (replayed by `cargo test`).
+#![no_main]
+
+#[path = "../harness/alloc.rs"]
+mod alloc;
+#[path = "../harness/mod.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::registry_events(data));
