@@ -1190,3 +1190,53 @@ fn csv_wide_files_get_batches_bounded_by_cells() {
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
     assert_eq!(batches[0].num_columns(), 4001);
 }
+
+/// Found by the `parquet_ingest` fuzz target (`fuzz/regressions/parquet_ingest/`): a 1.2 KB file
+/// whose page header declares 473 MB uncompressed made the parquet decoder allocate (and the
+/// codec fill) that much. Page headers are now checked against `max_page_bytes` before decoding.
+#[test]
+fn a_page_declaring_more_than_max_page_bytes_is_refused_before_decoding() {
+    let bytes: &[u8] =
+        include_bytes!("fixtures/ingest/fuzz-page-header-claims-473MB-uncompressed-size.parquet");
+    let error = read_parquet_bytes(bytes.to_vec(), &ParquetOptions::default())
+        .expect_err("the hostile page must be refused at open");
+    let message = error.to_string();
+    assert!(
+        matches!(&error, Error::Parquet { path: None, .. })
+            && message.contains("max_page_bytes")
+            && message.contains("row group 0"),
+        "{message}"
+    );
+    // A legitimate file passes the check at the default and fails it with a tiny limit,
+    // naming the column.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.parquet");
+    let batch = mlops_data::synth::churn_table(2_000, 1).unwrap();
+    mlops_data::ingest::write_parquet_path(
+        &path,
+        mlops_data::BatchStream::from_batches(batch.schema(), vec![batch.clone()]),
+        &mlops_data::ingest::ParquetWriteOptions::default(),
+    )
+    .unwrap();
+    let rows: usize = read_parquet_path(&path, &ParquetOptions::default())
+        .unwrap()
+        .collect_batches()
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(rows, 2_000);
+    let small = ParquetOptions::default().with_max_page_bytes(64);
+    let error = read_parquet_path(&path, &small).expect_err("64-byte pages");
+    assert!(
+        matches!(&error, Error::Parquet { path: Some(p), message } if p == &path && message.contains("column")),
+        "{error}"
+    );
+    assert!(matches!(
+        ParquetOptions::default().with_max_page_bytes(0).validate(),
+        Err(Error::InvalidParam {
+            param: "max_page_bytes",
+            ..
+        })
+    ));
+}

@@ -46,7 +46,16 @@ pub struct ParquetOptions {
     /// ahead. When decoding in parallel a batch never spans two row groups, so the last batch
     /// of each row group may be shorter than `batch_size`.
     pub threads: Option<usize>,
+    /// Largest uncompressed size a compressed page may declare (default 128 MiB). The
+    /// decoder allocates a page's declared size before decompressing it, so a page header in a
+    /// small hostile file could otherwise make it allocate gigabytes; every page header of the
+    /// file is checked against this limit before decoding starts ([`Error::Parquet`] names the
+    /// row group, column and size). Writers use pages of about 1 MiB.
+    pub max_page_bytes: usize,
 }
+
+/// Default of [`ParquetOptions::max_page_bytes`].
+pub const DEFAULT_MAX_PAGE_BYTES: usize = 128 << 20;
 
 impl Default for ParquetOptions {
     fn default() -> Self {
@@ -54,6 +63,7 @@ impl Default for ParquetOptions {
             batch_size: 8192,
             columns: None,
             threads: Some(1),
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
         }
     }
 }
@@ -80,6 +90,13 @@ impl ParquetOptions {
         self
     }
 
+    /// Sets [`ParquetOptions::max_page_bytes`] (`0` is invalid).
+    #[must_use]
+    pub fn with_max_page_bytes(mut self, max_page_bytes: usize) -> Self {
+        self.max_page_bytes = max_page_bytes;
+        self
+    }
+
     /// Reads only `columns`, in this order.
     #[must_use]
     pub fn with_columns<S: Into<String>>(mut self, columns: impl IntoIterator<Item = S>) -> Self {
@@ -102,6 +119,12 @@ impl ParquetOptions {
         if self.threads == Some(0) {
             return Err(Error::InvalidParam {
                 param: "threads",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.max_page_bytes == 0 {
+            return Err(Error::InvalidParam {
+                param: "max_page_bytes",
                 reason: "must be at least 1".into(),
             });
         }
@@ -212,6 +235,11 @@ fn open_unguarded<T: ChunkReader + 'static>(
 ) -> Result<BatchStream> {
     let metadata = ArrowReaderMetadata::load(&input, ArrowReaderOptions::default())
         .map_err(|e| parquet_error(path, e))?;
+    super::parquet_pages::check_page_sizes(&input, metadata.metadata(), options.max_page_bytes)
+        .map_err(|message| Error::Parquet {
+            path: path.map(Path::to_path_buf),
+            message,
+        })?;
     let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, metadata.clone());
     let file_schema = builder.schema().clone();
     let mut mask = None;

@@ -1,0 +1,311 @@
+//! A pre-check of every page header of a Parquet file, before the decoder sees it.
+//!
+//! The parquet crate allocates a compressed page's declared uncompressed size before
+//! decompressing it (`Vec::with_capacity`, then filled by the codec), trusting the header: a
+//! hostile 1 KB file can declare a 2 GiB page. The headers are Thrift compact-protocol structs
+//! that the crate does not expose, so this module walks each column chunk's pages itself,
+//! reading only the two size fields of each header, and rejects a declared size above the
+//! caller's limit. Anything it cannot make sense of (a header it cannot parse, a chunk range
+//! outside the file) is left to the decoder, which reports its own typed error: the check only
+//! ever turns an oversized declaration into an error, it never rejects a file the decoder reads.
+
+use parquet::basic::Compression;
+use parquet::file::metadata::ParquetMetaData;
+use parquet::file::reader::ChunkReader;
+
+/// Bytes read at first for one page header (most are a few dozen bytes; statistics can make
+/// them longer, and the window grows up to [`MAX_HEADER`]).
+const FIRST_WINDOW: u64 = 256;
+/// Largest page header read (one with min/max statistics of long strings).
+const MAX_HEADER: u64 = 16 << 20;
+/// Deepest struct/list nesting accepted in a header (real headers nest two levels).
+const MAX_DEPTH: u32 = 16;
+
+/// Checks the declared uncompressed size of every page of every compressed column chunk
+/// against `max_page_bytes`. `Err` carries the message of an [`crate::Error::Parquet`].
+pub(crate) fn check_page_sizes<R: ChunkReader>(
+    input: &R,
+    metadata: &ParquetMetaData,
+    max_page_bytes: usize,
+) -> Result<(), String> {
+    let file_len = input.len();
+    for (rg, row_group) in metadata.row_groups().iter().enumerate() {
+        for column in row_group.columns() {
+            if column.compression() == Compression::UNCOMPRESSED {
+                // Uncompressed pages are used as they are: nothing is allocated up front.
+                continue;
+            }
+            let (start, len) = column.byte_range();
+            let Some(end) = start.checked_add(len).filter(|&e| e <= file_len) else {
+                continue;
+            };
+            let mut pos = start;
+            while pos < end {
+                let Some(header) = read_header(input, pos, end) else {
+                    break;
+                };
+                if usize::try_from(header.uncompressed).map_or(true, |n| n > max_page_bytes) {
+                    return Err(format!(
+                        "corrupt or hostile file: row group {rg}, column {:?}: a page at byte \
+                         {pos} declares {} uncompressed bytes, more than the limit of \
+                         {max_page_bytes} (ParquetOptions::max_page_bytes)",
+                        column.column_path().string(),
+                        header.uncompressed
+                    ));
+                }
+                match pos
+                    .checked_add(header.len)
+                    .and_then(|p| p.checked_add(header.compressed))
+                {
+                    Some(next) if next > pos => pos = next,
+                    _ => break,
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The parts of a page header the check needs.
+struct Header {
+    /// Bytes of the header itself.
+    len: u64,
+    uncompressed: u64,
+    compressed: u64,
+}
+
+/// Parses the page header at `pos` (growing the read window as needed); `None` when it cannot.
+fn read_header<R: ChunkReader>(input: &R, pos: u64, end: u64) -> Option<Header> {
+    let mut window = FIRST_WINDOW;
+    loop {
+        let available = end - pos;
+        let want = window.min(available);
+        let bytes = input.get_bytes(pos, usize::try_from(want).ok()?).ok()?;
+        let mut cursor = Cursor {
+            buf: &bytes,
+            pos: 0,
+        };
+        match cursor.page_header() {
+            Ok(Some((uncompressed, compressed))) => {
+                return Some(Header {
+                    len: cursor.pos as u64,
+                    uncompressed,
+                    compressed,
+                });
+            }
+            Ok(None) | Err(Parse::Invalid) => return None,
+            Err(Parse::Short) if want < available && window < MAX_HEADER => window *= 16,
+            Err(Parse::Short) => return None,
+        }
+    }
+}
+
+/// Why a header did not parse.
+#[derive(Debug, PartialEq)]
+enum Parse {
+    /// The bytes ended inside it: read more.
+    Short,
+    /// Not a Thrift compact struct.
+    Invalid,
+}
+
+/// A Thrift compact-protocol reader over a byte window.
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Cursor<'_> {
+    fn byte(&mut self) -> Result<u8, Parse> {
+        let b = *self.buf.get(self.pos).ok_or(Parse::Short)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64, Parse> {
+        let mut value = 0u64;
+        for shift in (0..70).step_by(7) {
+            let b = self.byte()?;
+            value |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(Parse::Invalid)
+    }
+
+    fn zigzag(&mut self) -> Result<i64, Parse> {
+        let v = self.varint()?;
+        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+
+    fn skip_bytes(&mut self, n: u64) -> Result<(), Parse> {
+        let n = usize::try_from(n).map_err(|_| Parse::Invalid)?;
+        let to = self.pos.checked_add(n).ok_or(Parse::Invalid)?;
+        if to > self.buf.len() {
+            return Err(Parse::Short);
+        }
+        self.pos = to;
+        Ok(())
+    }
+
+    /// The `PageHeader` struct: fields 2 (uncompressed_page_size) and 3
+    /// (compressed_page_size), both required i32; `Ok(None)` when either is missing or negative.
+    fn page_header(&mut self) -> Result<Option<(u64, u64)>, Parse> {
+        let (mut uncompressed, mut compressed) = (None, None);
+        let mut last_id = 0i64;
+        loop {
+            let header = self.byte()?;
+            let kind = header & 0x0f;
+            if kind == 0 {
+                break;
+            }
+            let delta = header >> 4;
+            let id = if delta == 0 {
+                self.zigzag()?
+            } else {
+                last_id + i64::from(delta)
+            };
+            last_id = id;
+            match (id, kind) {
+                (2, 5) => uncompressed = u64::try_from(self.zigzag()?).ok(),
+                (3, 5) => compressed = u64::try_from(self.zigzag()?).ok(),
+                _ => self.skip(kind, 0)?,
+            }
+        }
+        Ok(uncompressed.zip(compressed))
+    }
+
+    /// Skips one value of compact type `kind`.
+    fn skip(&mut self, kind: u8, depth: u32) -> Result<(), Parse> {
+        if depth > MAX_DEPTH {
+            return Err(Parse::Invalid);
+        }
+        match kind {
+            // Booleans carry their value in the type nibble (as fields) or one byte (in lists).
+            1 | 2 => Ok(()),
+            3 => self.byte().map(drop),
+            4..=6 => self.varint().map(drop),
+            7 => self.skip_bytes(8),
+            8 => {
+                let n = self.varint()?;
+                self.skip_bytes(n)
+            }
+            9 | 10 => {
+                let header = self.byte()?;
+                let element = header & 0x0f;
+                let size = match header >> 4 {
+                    15 => self.varint()?,
+                    n => u64::from(n),
+                };
+                for _ in 0..size {
+                    if matches!(element, 1 | 2) {
+                        self.byte()?;
+                    } else {
+                        self.skip(element, depth + 1)?;
+                    }
+                }
+                Ok(())
+            }
+            11 => {
+                let size = self.varint()?;
+                if size == 0 {
+                    return Ok(());
+                }
+                let types = self.byte()?;
+                for _ in 0..size {
+                    for t in [types >> 4, types & 0x0f] {
+                        if matches!(t, 1 | 2) {
+                            self.byte()?;
+                        } else {
+                            self.skip(t, depth + 1)?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            12 => loop {
+                let header = self.byte()?;
+                let t = header & 0x0f;
+                if t == 0 {
+                    return Ok(());
+                }
+                if header >> 4 == 0 {
+                    self.zigzag()?;
+                }
+                self.skip(t, depth + 1)?;
+            },
+            _ => Err(Parse::Invalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hand-encoded header: type 0 (DATA_PAGE), sizes, a nested data_page_header with a
+    /// statistics struct holding a binary, then STOP.
+    fn header(uncompressed: u8, compressed: u8) -> Vec<u8> {
+        let zz = |v: u8| v << 1; // zigzag of a small non-negative value, one varint byte
+        vec![
+            0x15,
+            0x00, // field 1, i32: 0
+            0x15,
+            zz(uncompressed), // field 2, i32
+            0x15,
+            zz(compressed), // field 3, i32
+            0x2c,           // field 5 (delta 2), struct
+            0x15,
+            0x06, // num_values = 3
+            0x15,
+            0x00, // encoding
+            0x15,
+            0x00,
+            0x15,
+            0x00, // two more i32 fields
+            0x1c, // field 5 (delta 1), struct: statistics
+            0x18,
+            0x02,
+            b'a',
+            b'b', // binary "ab"
+            0x00, // end statistics
+            0x00, // end data_page_header
+            0x00, // end PageHeader
+        ]
+    }
+
+    #[test]
+    fn reads_the_sizes_and_the_length_of_a_header() {
+        let bytes = header(40, 30);
+        let mut cursor = Cursor {
+            buf: &bytes,
+            pos: 0,
+        };
+        assert_eq!(cursor.page_header(), Ok(Some((40, 30))));
+        assert_eq!(cursor.pos, bytes.len());
+    }
+
+    #[test]
+    fn truncated_headers_ask_for_more_and_junk_is_invalid() {
+        let bytes = header(40, 30);
+        for cut in 0..bytes.len() {
+            let mut cursor = Cursor {
+                buf: &bytes[..cut],
+                pos: 0,
+            };
+            assert_eq!(cursor.page_header(), Err(Parse::Short), "cut at {cut}");
+        }
+        let mut cursor = Cursor {
+            buf: &[0x1d, 0x00],
+            pos: 0,
+        };
+        assert_eq!(cursor.page_header(), Err(Parse::Invalid));
+        // Deep nesting is refused, not recursed into.
+        let deep: Vec<u8> = std::iter::once(0x1c)
+            .chain(std::iter::repeat_n(0x1c, 100))
+            .collect();
+        let mut cursor = Cursor { buf: &deep, pos: 0 };
+        assert_eq!(cursor.page_header(), Err(Parse::Invalid));
+    }
+}
