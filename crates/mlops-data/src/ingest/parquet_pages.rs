@@ -53,6 +53,20 @@ pub(crate) fn check_page_sizes<R: ChunkReader>(
                         header.uncompressed
                     ));
                 }
+                if let Some(values) = header.dictionary_values {
+                    let (bytes, per) =
+                        min_value_size(column.column_type(), column.column_descr().type_length());
+                    let needed = values.div_ceil(per).saturating_mul(bytes);
+                    if needed > header.uncompressed {
+                        return Err(format!(
+                            "corrupt or hostile file: row group {rg}, column {:?}: the dictionary \
+                             page at byte {pos} declares {values} values, more than its {} bytes \
+                             can hold",
+                            column.column_path().string(),
+                            header.uncompressed
+                        ));
+                    }
+                }
                 match pos
                     .checked_add(header.len)
                     .and_then(|p| p.checked_add(header.compressed))
@@ -72,6 +86,22 @@ struct Header {
     len: u64,
     uncompressed: u64,
     compressed: u64,
+    /// `dictionary_page_header.num_values` of a dictionary page.
+    dictionary_values: Option<u64>,
+}
+
+/// Smallest encoded size of one value of `physical` in a (PLAIN-encoded) dictionary page, as a
+/// fraction `(bytes, per values)`: the decoder sizes the dictionary from the declared count
+/// before decoding it, so a count the page's bytes cannot hold is refused.
+fn min_value_size(physical: parquet::basic::Type, type_length: i32) -> (u64, u64) {
+    use parquet::basic::Type;
+    match physical {
+        Type::BOOLEAN => (1, 8),
+        Type::INT32 | Type::FLOAT | Type::BYTE_ARRAY => (4, 1),
+        Type::INT64 | Type::DOUBLE => (8, 1),
+        Type::INT96 => (12, 1),
+        Type::FIXED_LEN_BYTE_ARRAY => (u64::try_from(type_length).unwrap_or(1).max(1), 1),
+    }
 }
 
 /// Parses the page header at `pos` (growing the read window as needed); `None` when it cannot.
@@ -86,11 +116,12 @@ fn read_header<R: ChunkReader>(input: &R, pos: u64, end: u64) -> Option<Header> 
             pos: 0,
         };
         match cursor.page_header() {
-            Ok(Some((uncompressed, compressed))) => {
+            Ok(Some((uncompressed, compressed, dictionary_values))) => {
                 return Some(Header {
                     len: cursor.pos as u64,
                     uncompressed,
                     compressed,
+                    dictionary_values,
                 });
             }
             Ok(None) | Err(Parse::Invalid) => return None,
@@ -150,9 +181,10 @@ impl Cursor<'_> {
     }
 
     /// The `PageHeader` struct: fields 2 (uncompressed_page_size) and 3
-    /// (compressed_page_size), both required i32; `Ok(None)` when either is missing or negative.
-    fn page_header(&mut self) -> Result<Option<(u64, u64)>, Parse> {
-        let (mut uncompressed, mut compressed) = (None, None);
+    /// (compressed_page_size), both required i32 (`Ok(None)` when either is missing or
+    /// negative), and field 1 (num_values) of field 7 (dictionary_page_header).
+    fn page_header(&mut self) -> Result<Option<(u64, u64, Option<u64>)>, Parse> {
+        let (mut uncompressed, mut compressed, mut dictionary) = (None, None, None);
         let mut last_id = 0i64;
         loop {
             let header = self.byte()?;
@@ -170,10 +202,39 @@ impl Cursor<'_> {
             match (id, kind) {
                 (2, 5) => uncompressed = u64::try_from(self.zigzag()?).ok(),
                 (3, 5) => compressed = u64::try_from(self.zigzag()?).ok(),
+                (7, 12) => dictionary = self.first_i32_field()?,
                 _ => self.skip(kind, 0)?,
             }
         }
-        Ok(uncompressed.zip(compressed))
+        Ok(uncompressed
+            .zip(compressed)
+            .map(|(u, c)| (u, c, dictionary)))
+    }
+
+    /// Reads a struct, returning its field 1 when it is an i32 (negative counts as `u64::MAX`:
+    /// a count no page can hold).
+    fn first_i32_field(&mut self) -> Result<Option<u64>, Parse> {
+        let mut out = None;
+        let mut last_id = 0i64;
+        loop {
+            let header = self.byte()?;
+            let kind = header & 0x0f;
+            if kind == 0 {
+                return Ok(out);
+            }
+            let delta = header >> 4;
+            let id = if delta == 0 {
+                self.zigzag()?
+            } else {
+                last_id + i64::from(delta)
+            };
+            last_id = id;
+            if (id, kind) == (1, 5) {
+                out = Some(u64::try_from(self.zigzag()?).unwrap_or(u64::MAX));
+            } else {
+                self.skip(kind, 1)?;
+            }
+        }
     }
 
     /// Skips one value of compact type `kind`.
@@ -282,7 +343,7 @@ mod tests {
             buf: &bytes,
             pos: 0,
         };
-        assert_eq!(cursor.page_header(), Ok(Some((40, 30))));
+        assert_eq!(cursor.page_header(), Ok(Some((40, 30, None))));
         assert_eq!(cursor.pos, bytes.len());
     }
 
