@@ -35,10 +35,10 @@ pub(crate) fn check_page_sizes<R: ChunkReader>(
                 // Uncompressed pages are used as they are: nothing is allocated up front.
                 continue;
             }
+            // The decoder reads pages from the chunk's start for as long as the file lasts,
+            // whatever length the footer declares: walk the same bytes.
             let (start, len) = column.byte_range();
-            let Some(end) = start.checked_add(len).filter(|&e| e <= file_len) else {
-                continue;
-            };
+            let end = start.saturating_add(len).min(file_len);
             let mut pos = start;
             while pos < end {
                 let Some(header) = read_header(input, pos, end) else {
