@@ -4,10 +4,10 @@
 //! decompressing it (`Vec::with_capacity`, then filled by the codec), trusting the header: a
 //! hostile 1 KB file can declare a 2 GiB page. The headers are Thrift compact-protocol structs
 //! that the crate does not expose, so this module walks each column chunk's pages itself,
-//! reading only the two size fields of each header, and rejects a declared size above the
-//! caller's limit. Anything it cannot make sense of (a header it cannot parse, a chunk range
-//! outside the file) is left to the decoder, which reports its own typed error: the check only
-//! ever turns an oversized declaration into an error, it never rejects a file the decoder reads.
+//! reading only the size fields of each header, and rejects a declared size above the caller's
+//! limit (and a dictionary count its page cannot hold). A header it cannot parse as canonical
+//! Thrift — truncated, with missing or negative sizes, or with over-long varints that the decoder
+//! might read differently — is refused too: fuzzing found hostile sizes hidden behind each.
 
 use parquet::basic::Compression;
 use parquet::file::metadata::ParquetMetaData;
@@ -22,7 +22,7 @@ const MAX_HEADER: u64 = 16 << 20;
 const MAX_DEPTH: u32 = 16;
 
 /// Checks the declared uncompressed size of every page of every compressed column chunk
-/// against `max_page_bytes`. `Err` carries the message of an [`crate::Error::Parquet`].
+/// against `max_page_bytes`, and the value count of every dictionary page against its bytes. `Err` carries the message of an [`crate::Error::Parquet`].
 pub(crate) fn check_page_sizes<R: ChunkReader>(
     input: &R,
     metadata: &ParquetMetaData,
@@ -31,20 +31,25 @@ pub(crate) fn check_page_sizes<R: ChunkReader>(
     let file_len = input.len();
     for (rg, row_group) in metadata.row_groups().iter().enumerate() {
         for column in row_group.columns() {
-            if column.compression() == Compression::UNCOMPRESSED {
-                // Uncompressed pages are used as they are: nothing is allocated up front.
-                continue;
-            }
+            // Uncompressed pages are used as they are (nothing is allocated from their declared
+            // size), but their dictionary counts are trusted all the same.
+            let compressed_chunk = column.compression() != Compression::UNCOMPRESSED;
             // The decoder reads pages from the chunk's start for as long as the file lasts,
             // whatever length the footer declares: walk the same bytes.
             let (start, len) = column.byte_range();
             let end = start.saturating_add(len).min(file_len);
             let mut pos = start;
             while pos < end {
-                let Some(header) = read_header(input, pos, end) else {
-                    break;
-                };
-                if usize::try_from(header.uncompressed).map_or(true, |n| n > max_page_bytes) {
+                let header = read_header(input, pos, end).map_err(|why| {
+                    format!(
+                        "corrupt or hostile file: row group {rg}, column {:?}: the page header at \
+                         byte {pos} is {why}",
+                        column.column_path().string()
+                    )
+                })?;
+                if compressed_chunk
+                    && usize::try_from(header.uncompressed).map_or(true, |n| n > max_page_bytes)
+                {
                     return Err(format!(
                         "corrupt or hostile file: row group {rg}, column {:?}: a page at byte \
                          {pos} declares {} uncompressed bytes, more than the limit of \
@@ -104,29 +109,32 @@ fn min_value_size(physical: parquet::basic::Type, type_length: i32) -> (u64, u64
     }
 }
 
-/// Parses the page header at `pos` (growing the read window as needed); `None` when it cannot.
-fn read_header<R: ChunkReader>(input: &R, pos: u64, end: u64) -> Option<Header> {
+/// Parses the page header at `pos` (growing the read window as needed).
+fn read_header<R: ChunkReader>(input: &R, pos: u64, end: u64) -> Result<Header, &'static str> {
     let mut window = FIRST_WINDOW;
     loop {
         let available = end - pos;
         let want = window.min(available);
-        let bytes = input.get_bytes(pos, usize::try_from(want).ok()?).ok()?;
+        let bytes = input
+            .get_bytes(pos, usize::try_from(want).map_err(|_| "unreadable")?)
+            .map_err(|_| "unreadable")?;
         let mut cursor = Cursor {
             buf: &bytes,
             pos: 0,
         };
         match cursor.page_header() {
             Ok(Some((uncompressed, compressed, dictionary_values))) => {
-                return Some(Header {
+                return Ok(Header {
                     len: cursor.pos as u64,
                     uncompressed,
                     compressed,
                     dictionary_values,
                 });
             }
-            Ok(None) | Err(Parse::Invalid) => return None,
+            Ok(None) => return Err("missing or negative page sizes"),
+            Err(Parse::Invalid) => return Err("not a valid Thrift page header"),
             Err(Parse::Short) if want < available && window < MAX_HEADER => window *= 16,
-            Err(Parse::Short) => return None,
+            Err(Parse::Short) => return Err("truncated"),
         }
     }
 }
@@ -153,11 +161,13 @@ impl Cursor<'_> {
         Ok(b)
     }
 
+    /// A varint of at most ten bytes (a longer one is not canonical Thrift: the decoder may read
+    /// it differently, so it is refused).
     fn varint(&mut self) -> Result<u64, Parse> {
         let mut value = 0u64;
-        for shift in (0..70).step_by(7) {
+        for i in 0..10u32 {
             let b = self.byte()?;
-            value |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+            value |= u64::from(b & 0x7f).checked_shl(7 * i).unwrap_or(0);
             if b & 0x80 == 0 {
                 return Ok(value);
             }
@@ -168,6 +178,12 @@ impl Cursor<'_> {
     fn zigzag(&mut self) -> Result<i64, Parse> {
         let v = self.varint()?;
         Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+    }
+
+    /// An i32 field (a varint that does not fit 32 bits is refused).
+    fn zigzag32(&mut self) -> Result<i32, Parse> {
+        let v = u32::try_from(self.varint()?).map_err(|_| Parse::Invalid)?;
+        Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
     }
 
     fn skip_bytes(&mut self, n: u64) -> Result<(), Parse> {
@@ -200,8 +216,8 @@ impl Cursor<'_> {
             };
             last_id = id;
             match (id, kind) {
-                (2, 5) => uncompressed = u64::try_from(self.zigzag()?).ok(),
-                (3, 5) => compressed = u64::try_from(self.zigzag()?).ok(),
+                (2, 5) => uncompressed = u64::try_from(self.zigzag32()?).ok(),
+                (3, 5) => compressed = u64::try_from(self.zigzag32()?).ok(),
                 (7, 12) => dictionary = self.first_i32_field()?,
                 _ => self.skip(kind, 0)?,
             }
@@ -230,7 +246,7 @@ impl Cursor<'_> {
             };
             last_id = id;
             if (id, kind) == (1, 5) {
-                out = Some(u64::try_from(self.zigzag()?).unwrap_or(u64::MAX));
+                out = Some(u64::try_from(self.zigzag32()?).unwrap_or(u64::MAX));
             } else {
                 self.skip(kind, 1)?;
             }
