@@ -233,6 +233,10 @@ fn open_unguarded<T: ChunkReader + 'static>(
     options: &ParquetOptions,
     path: Option<&Path>,
 ) -> Result<BatchStream> {
+    super::parquet_pages::check_footer(&input).map_err(|message| Error::Parquet {
+        path: path.map(Path::to_path_buf),
+        message,
+    })?;
     let metadata = ArrowReaderMetadata::load(&input, ArrowReaderOptions::default())
         .map_err(|e| parquet_error(path, e))?;
     super::parquet_pages::check_page_sizes(&input, metadata.metadata(), options.max_page_bytes)

@@ -85,6 +85,38 @@ pub(crate) fn check_page_sizes<R: ChunkReader>(
     Ok(())
 }
 
+/// Checks the footer's `FileMetaData` for counts that would size allocations beyond what its
+/// bytes can hold (a schema element claiming more children than the schema has elements, a
+/// list longer than its bytes). Footers it cannot locate (too short, no `PAR1`, encrypted) are
+/// left to the decoder. `Err` carries the message of an [`crate::Error::Parquet`].
+pub(crate) fn check_footer<R: ChunkReader>(input: &R) -> Result<(), String> {
+    let len = input.len();
+    if len < 12 {
+        return Ok(());
+    }
+    let Ok(tail) = input.get_bytes(len - 8, 8) else {
+        return Ok(());
+    };
+    let (Some(size), Some(magic)) = (tail.get(..4), tail.get(4..8)) else {
+        return Ok(());
+    };
+    let mut word = [0u8; 4];
+    word.copy_from_slice(size);
+    let meta_len = u64::from(u32::from_le_bytes(word));
+    if magic != b"PAR1" || meta_len + 8 > len {
+        return Ok(());
+    }
+    let Ok(meta) = input.get_bytes(len - 8 - meta_len, meta_len as usize) else {
+        return Ok(());
+    };
+    let mut cursor = Cursor { buf: &meta, pos: 0 };
+    cursor.file_metadata().map_err(|_| {
+        "corrupt or hostile file: the footer's metadata declares counts its bytes cannot hold \
+         (or is not valid Thrift)"
+            .to_string()
+    })
+}
+
 /// The parts of a page header the check needs.
 struct Header {
     /// Bytes of the header itself.
@@ -186,6 +218,69 @@ impl Cursor<'_> {
         Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
     }
 
+    /// Bytes left in the window.
+    fn remaining(&self) -> u64 {
+        self.buf.len().saturating_sub(self.pos) as u64
+    }
+
+    /// The footer's `FileMetaData` struct, checked for hostile counts: list lengths (in
+    /// [`Cursor::skip`]) and each schema element's `num_children` (field 5 of the elements of
+    /// field 2), which the parquet crate allocates from before building the schema tree.
+    fn file_metadata(&mut self) -> Result<(), Parse> {
+        let mut last_id = 0i64;
+        loop {
+            let header = self.byte()?;
+            let kind = header & 0x0f;
+            if kind == 0 {
+                return Ok(());
+            }
+            let delta = header >> 4;
+            let id = if delta == 0 {
+                self.zigzag()?
+            } else {
+                last_id + i64::from(delta)
+            };
+            last_id = id;
+            if (id, kind) != (2, 9) {
+                self.skip(kind, 0)?;
+                continue;
+            }
+            let list = self.byte()?;
+            let size = match list >> 4 {
+                15 => self.varint()?,
+                n => u64::from(n),
+            };
+            if size > self.remaining() || list & 0x0f != 12 {
+                return Err(Parse::Invalid);
+            }
+            for _ in 0..size {
+                let mut last = 0i64;
+                loop {
+                    let header = self.byte()?;
+                    let kind = header & 0x0f;
+                    if kind == 0 {
+                        break;
+                    }
+                    let delta = header >> 4;
+                    let id = if delta == 0 {
+                        self.zigzag()?
+                    } else {
+                        last + i64::from(delta)
+                    };
+                    last = id;
+                    if (id, kind) == (5, 5) {
+                        let children = self.zigzag32()?;
+                        if u64::try_from(children).map_or(true, |c| c > size) {
+                            return Err(Parse::Invalid);
+                        }
+                    } else {
+                        self.skip(kind, 1)?;
+                    }
+                }
+            }
+        }
+    }
+
     fn skip_bytes(&mut self, n: u64) -> Result<(), Parse> {
         let n = usize::try_from(n).map_err(|_| Parse::Invalid)?;
         let to = self.pos.checked_add(n).ok_or(Parse::Invalid)?;
@@ -275,6 +370,11 @@ impl Cursor<'_> {
                     15 => self.varint()?,
                     n => u64::from(n),
                 };
+                // Every element takes at least one byte: a longer list is a hostile length
+                // (readers allocate from it).
+                if size > self.remaining() {
+                    return Err(Parse::Invalid);
+                }
                 for _ in 0..size {
                     if matches!(element, 1 | 2) {
                         self.byte()?;
@@ -288,6 +388,9 @@ impl Cursor<'_> {
                 let size = self.varint()?;
                 if size == 0 {
                     return Ok(());
+                }
+                if size > self.remaining() {
+                    return Err(Parse::Invalid);
                 }
                 let types = self.byte()?;
                 for _ in 0..size {
