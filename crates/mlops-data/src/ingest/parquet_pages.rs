@@ -218,6 +218,22 @@ impl Cursor<'_> {
         Ok(((v >> 1) as i32) ^ -((v & 1) as i32))
     }
 
+    /// The next field header of a struct: `(field id, compact type)`, or `None` at its end.
+    fn field(&mut self, last_id: &mut i64) -> Result<Option<(i64, u8)>, Parse> {
+        let header = self.byte()?;
+        let kind = header & 0x0f;
+        if kind == 0 {
+            return Ok(None);
+        }
+        let delta = header >> 4;
+        *last_id = if delta == 0 {
+            self.zigzag()?
+        } else {
+            *last_id + i64::from(delta)
+        };
+        Ok(Some((*last_id, kind)))
+    }
+
     /// Bytes left in the window.
     fn remaining(&self) -> u64 {
         self.buf.len().saturating_sub(self.pos) as u64
@@ -228,19 +244,7 @@ impl Cursor<'_> {
     /// field 2), which the parquet crate allocates from before building the schema tree.
     fn file_metadata(&mut self) -> Result<(), Parse> {
         let mut last_id = 0i64;
-        loop {
-            let header = self.byte()?;
-            let kind = header & 0x0f;
-            if kind == 0 {
-                return Ok(());
-            }
-            let delta = header >> 4;
-            let id = if delta == 0 {
-                self.zigzag()?
-            } else {
-                last_id + i64::from(delta)
-            };
-            last_id = id;
+        while let Some((id, kind)) = self.field(&mut last_id)? {
             if (id, kind) != (2, 9) {
                 self.skip(kind, 0)?;
                 continue;
@@ -255,19 +259,7 @@ impl Cursor<'_> {
             }
             for _ in 0..size {
                 let mut last = 0i64;
-                loop {
-                    let header = self.byte()?;
-                    let kind = header & 0x0f;
-                    if kind == 0 {
-                        break;
-                    }
-                    let delta = header >> 4;
-                    let id = if delta == 0 {
-                        self.zigzag()?
-                    } else {
-                        last + i64::from(delta)
-                    };
-                    last = id;
+                while let Some((id, kind)) = self.field(&mut last)? {
                     if (id, kind) == (5, 5) {
                         let children = self.zigzag32()?;
                         if u64::try_from(children).map_or(true, |c| c > size) {
@@ -279,6 +271,7 @@ impl Cursor<'_> {
                 }
             }
         }
+        Ok(())
     }
 
     fn skip_bytes(&mut self, n: u64) -> Result<(), Parse> {
@@ -297,19 +290,7 @@ impl Cursor<'_> {
     fn page_header(&mut self) -> Result<Option<(u64, u64, Option<u64>)>, Parse> {
         let (mut uncompressed, mut compressed, mut dictionary) = (None, None, None);
         let mut last_id = 0i64;
-        loop {
-            let header = self.byte()?;
-            let kind = header & 0x0f;
-            if kind == 0 {
-                break;
-            }
-            let delta = header >> 4;
-            let id = if delta == 0 {
-                self.zigzag()?
-            } else {
-                last_id + i64::from(delta)
-            };
-            last_id = id;
+        while let Some((id, kind)) = self.field(&mut last_id)? {
             match (id, kind) {
                 (2, 5) => uncompressed = u64::try_from(self.zigzag32()?).ok(),
                 (3, 5) => compressed = u64::try_from(self.zigzag32()?).ok(),
@@ -327,25 +308,14 @@ impl Cursor<'_> {
     fn first_i32_field(&mut self) -> Result<Option<u64>, Parse> {
         let mut out = None;
         let mut last_id = 0i64;
-        loop {
-            let header = self.byte()?;
-            let kind = header & 0x0f;
-            if kind == 0 {
-                return Ok(out);
-            }
-            let delta = header >> 4;
-            let id = if delta == 0 {
-                self.zigzag()?
-            } else {
-                last_id + i64::from(delta)
-            };
-            last_id = id;
+        while let Some((id, kind)) = self.field(&mut last_id)? {
             if (id, kind) == (1, 5) {
                 out = Some(u64::try_from(self.zigzag32()?).unwrap_or(u64::MAX));
             } else {
                 self.skip(kind, 1)?;
             }
         }
+        Ok(out)
     }
 
     /// Skips one value of compact type `kind`.
