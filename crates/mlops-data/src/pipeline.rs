@@ -50,8 +50,16 @@ use crate::transform::{CheckedStep, ColumnKind, FittedStep, ParamGuard, ParamsEr
 use crate::{BatchStream, Error, FeatureMatrix, Result};
 
 mod row;
+mod threads;
 
 pub use row::RowValue;
+pub use threads::Threads;
+
+use threads::fan_out;
+
+/// Rows gathered per thread before a window of batches is processed: bounds the batches held
+/// at once while giving each thread enough work to pay for itself.
+const WINDOW_ROWS_PER_THREAD: usize = 65_536;
 
 /// What happens to input columns that no group names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -133,6 +141,10 @@ impl Pipeline {
     /// Checks, then fits on `stream`; see [`CheckedPipeline::fit`].
     pub fn fit(&self, stream: BatchStream) -> Result<FittedPipeline> {
         self.check()?.fit(stream)
+    }
+    /// Checks, then fits on `stream` with `threads`; see [`CheckedPipeline::fit_with`].
+    pub fn fit_with(&self, stream: BatchStream, threads: Threads) -> Result<FittedPipeline> {
+        self.check()?.fit_with(stream, threads)
     }
 }
 
@@ -220,8 +232,18 @@ impl CheckedPipeline {
     /// encoder or a group's output ([`Error::NullValue`] / [`Error::NonFinite`]),
     /// [`Error::AllMissing`], and [`Error::DuplicateColumn`] when two output features share a name
     /// or a column the pipeline reads appears twice in the stream's schema.
-    #[tracing::instrument(name = "pipeline_fit", skip_all, fields(groups = self.groups.len(), rows))]
+    ///
+    /// Uses [`Threads::AllCores`]; see [`CheckedPipeline::fit_with`].
     pub fn fit(&self, stream: BatchStream) -> Result<FittedPipeline> {
+        self.fit_with(stream, Threads::default())
+    }
+
+    /// [`CheckedPipeline::fit`] with `threads`: columns are materialised and groups fitted in
+    /// parallel (each column and each group by one thread, so the fitted pipeline is
+    /// bit-identical for any thread count, and the error reported is the one the
+    /// single-threaded order meets first).
+    #[tracing::instrument(name = "pipeline_fit", skip_all, fields(groups = self.groups.len(), rows))]
+    pub fn fit_with(&self, stream: BatchStream, threads: Threads) -> Result<FittedPipeline> {
         let schema = stream.schema();
         let available =
             || -> Vec<String> { schema.fields().iter().map(|f| f.name().clone()).collect() };
@@ -279,17 +301,37 @@ impl CheckedPipeline {
         let mut rows: u64 = 0;
         {
             let _read = tracing::debug_span!("materialise", columns = inputs.len()).entered();
-            for batch in stream {
-                let batch = batch?;
-                for (input, a) in inputs.iter().zip(acc.iter_mut()) {
-                    let array = column(&batch, &input.name)?;
-                    expect_kind(&input.name, array.data_type(), input.kind)?;
-                    match a {
-                        Accumulator::Num(v) => append_numeric(array, &input.name, rows, v)?,
-                        Accumulator::Cat(b) => b.append(array, &input.name)?,
+            let mut stream = stream;
+            let mut window: Vec<RecordBatch> = Vec::new();
+            let mut window_rows = 0usize;
+            loop {
+                let (done, failed) = match stream.next() {
+                    Some(Ok(batch)) => {
+                        window_rows = window_rows.saturating_add(batch.num_rows());
+                        window.push(batch);
+                        (false, None)
                     }
+                    Some(Err(e)) => (true, Some(e)),
+                    None => (true, None),
+                };
+                if done || window_rows >= threads.count() * WINDOW_ROWS_PER_THREAD {
+                    materialise(
+                        &inputs,
+                        &mut acc,
+                        &window,
+                        rows,
+                        threads.for_rows(window_rows),
+                    )?;
+                    rows += window_rows as u64;
+                    window.clear();
+                    window_rows = 0;
                 }
-                rows += batch.num_rows() as u64;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                if done {
+                    break;
+                }
             }
         }
         tracing::Span::current().record("rows", rows);
@@ -316,9 +358,8 @@ impl CheckedPipeline {
             })
             .collect();
 
-        let mut groups = Vec::with_capacity(self.groups.len());
+        let mut sets = Vec::with_capacity(self.groups.len());
         for g in &self.groups {
-            let _span = tracing::debug_span!("fit_group", group = %g.name).entered();
             let mut cols = Vec::with_capacity(g.columns.len());
             for c in &g.columns {
                 let idx = inputs
@@ -349,24 +390,32 @@ impl CheckedPipeline {
                     },
                 });
             }
-            let mut set = WorkSet {
-                cols,
-                row_offset: 0,
-            };
-            let mut steps = Vec::with_capacity(g.steps.len());
-            for step in &g.steps {
-                let fitted = step.fit(&mut set)?;
-                fitted.transform(&mut set)?;
-                steps.push(fitted);
-            }
-            let feature_names = set.check_output()?;
-            groups.push(FittedGroup {
-                name: g.name.clone(),
-                columns: g.columns.clone(),
-                steps,
-                feature_names,
-            });
+            sets.push((
+                sets.len(),
+                g,
+                WorkSet {
+                    cols,
+                    row_offset: 0,
+                },
+            ));
         }
+        // Largest groups first, so the last one to finish is a small one.
+        sets.sort_by_key(|(i, g, set)| {
+            (
+                std::cmp::Reverse(set.cols.len().saturating_mul(g.steps.len())),
+                *i,
+            )
+        });
+        let group_threads = threads.for_rows(usize::try_from(rows).unwrap_or(usize::MAX));
+        let mut fitted = fan_out(sets, group_threads, |(i, g, mut set)| {
+            (i, fit_group(g, &mut set))
+        })?;
+        // Back in pipeline order; the first error in that order wins, as when fitted one by one.
+        fitted.sort_by_key(|(i, _)| *i);
+        let groups = fitted
+            .into_iter()
+            .map(|(_, g)| g)
+            .collect::<Result<Vec<FittedGroup>>>()?;
 
         let mut feature_names: Vec<String> = groups
             .iter()
@@ -391,6 +440,82 @@ impl CheckedPipeline {
             remainder,
             feature_names,
         })
+    }
+}
+
+/// Fits one group's steps in order, each on the previous step's output.
+fn fit_group(g: &CheckedGroup, set: &mut WorkSet<'_>) -> Result<FittedGroup> {
+    let _span = tracing::debug_span!("fit_group", group = %g.name).entered();
+    let mut steps = Vec::with_capacity(g.steps.len());
+    for step in &g.steps {
+        let fitted = step.fit(set)?;
+        fitted.transform(set)?;
+        steps.push(fitted);
+    }
+    let feature_names = set.check_output()?;
+    Ok(FittedGroup {
+        name: g.name.clone(),
+        columns: g.columns.clone(),
+        steps,
+        feature_names,
+    })
+}
+
+/// Appends a window of batches to the accumulators, the columns shared among `threads` threads
+/// (each column by one thread, batches in order). Every thread walks its columns batch by batch,
+/// so the error returned is the first in (batch, column) order, as in a single-threaded walk.
+fn materialise(
+    inputs: &[InputColumn],
+    acc: &mut [Accumulator],
+    window: &[RecordBatch],
+    first_row: u64,
+    threads: usize,
+) -> Result<()> {
+    let mut offsets = Vec::with_capacity(window.len());
+    let mut next = first_row;
+    for b in window {
+        offsets.push(next);
+        next = next.saturating_add(b.num_rows() as u64);
+    }
+    let parts = threads.clamp(1, inputs.len().max(1));
+    let mut lists: Vec<Vec<(usize, &InputColumn, &mut Accumulator)>> =
+        (0..parts).map(|_| Vec::new()).collect();
+    let mut load = vec![0usize; parts];
+    for (i, (input, a)) in inputs.iter().zip(acc.iter_mut()).enumerate() {
+        // Categorical columns cost several times a numeric one (strings are hashed).
+        let k = (0..parts).min_by_key(|&k| (load[k], k)).unwrap_or(0);
+        if let (Some(l), Some(list)) = (load.get_mut(k), lists.get_mut(k)) {
+            *l += match input.kind {
+                ColumnKind::Numeric => 1,
+                ColumnKind::Categorical => 4,
+            };
+            list.push((i, input, a));
+        }
+    }
+    let failures = fan_out(lists, parts, |mut list| {
+        for (b, (batch, &offset)) in window.iter().zip(&offsets).enumerate() {
+            for (i, input, a) in &mut list {
+                let appended = column(batch, &input.name).and_then(|array| {
+                    expect_kind(&input.name, array.data_type(), input.kind)?;
+                    match a {
+                        Accumulator::Num(v) => append_numeric(array, &input.name, offset, v),
+                        Accumulator::Cat(c) => c.append(array, &input.name),
+                    }
+                });
+                if let Err(e) = appended {
+                    return Some((b, *i, e));
+                }
+            }
+        }
+        None
+    })?;
+    match failures
+        .into_iter()
+        .flatten()
+        .min_by_key(|(b, i, _)| (*b, *i))
+    {
+        Some((_, _, e)) => Err(e),
+        None => Ok(()),
     }
 }
 
@@ -496,24 +621,52 @@ impl FittedPipeline {
 
     /// Transforms every batch of a stream into one matrix (rows concatenated; an empty stream
     /// gives a 0-row matrix). Rows in errors are counted over the whole stream.
-    #[tracing::instrument(name = "pipeline_transform_stream", skip_all, fields(rows))]
+    ///
+    /// Uses [`Threads::AllCores`]; see [`FittedPipeline::transform_stream_with`].
     pub fn transform_stream(&self, stream: BatchStream) -> Result<FeatureMatrix> {
+        self.transform_stream_with(stream, Threads::default())
+    }
+
+    /// [`FittedPipeline::transform_stream`] with `threads`: batches are gathered into windows of
+    /// up to 65,536 rows per thread, and each window's rows are cut into one contiguous range
+    /// per thread, written in place into the output. The matrix is bit-identical for any thread
+    /// count, and the error returned is the one a single-threaded pass meets first.
+    #[tracing::instrument(name = "pipeline_transform_stream", skip_all, fields(rows))]
+    pub fn transform_stream_with(
+        &self,
+        stream: BatchStream,
+        threads: Threads,
+    ) -> Result<FeatureMatrix> {
         let ncols = self.feature_names.len();
         let mut buf: Vec<f64> = Vec::new();
         let mut rows = 0usize;
-        for batch in stream {
-            let batch = batch?;
-            let n = batch.num_rows();
-            let start = buf.len();
-            let len = n.checked_mul(ncols).ok_or_else(too_large)?;
-            // Written in place at the end of one growing buffer: the output is never copied
-            // batch by batch.
-            buf.resize(start.checked_add(len).ok_or_else(too_large)?, 0.0);
-            let tail = buf.get_mut(start..).unwrap_or_default();
-            let view = ArrayViewMut2::from_shape((n, ncols), tail)
-                .map_err(|e| Error::Incompatible(e.to_string()))?;
-            self.transform_into(&batch, rows as u64, view)?;
-            rows += n;
+        let mut stream = stream;
+        let mut window: Vec<RecordBatch> = Vec::new();
+        let mut window_rows = 0usize;
+        loop {
+            let (done, failed) = match stream.next() {
+                Some(Ok(batch)) => {
+                    window_rows = window_rows
+                        .checked_add(batch.num_rows())
+                        .ok_or_else(too_large)?;
+                    window.push(batch);
+                    (false, None)
+                }
+                Some(Err(e)) => (true, Some(e)),
+                None => (true, None),
+            };
+            if done || window_rows >= threads.count() * WINDOW_ROWS_PER_THREAD {
+                self.transform_window(&window, window_rows, rows, &mut buf, threads)?;
+                rows += window_rows;
+                window.clear();
+                window_rows = 0;
+            }
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if done {
+                break;
+            }
         }
         tracing::Span::current().record("rows", rows);
         let data = Array2::from_shape_vec((rows, ncols), buf)
@@ -522,6 +675,76 @@ impl FittedPipeline {
             data,
             names: self.feature_names.clone(),
         })
+    }
+
+    /// Transforms a window of `window_rows` rows whose first row is `first_row`, appending it to
+    /// `buf` (written in place at the end of one growing buffer: the output is never copied
+    /// batch by batch).
+    fn transform_window(
+        &self,
+        window: &[RecordBatch],
+        window_rows: usize,
+        first_row: usize,
+        buf: &mut Vec<f64>,
+        threads: Threads,
+    ) -> Result<()> {
+        let ncols = self.feature_names.len();
+        let start = buf.len();
+        let len = window_rows.checked_mul(ncols).ok_or_else(too_large)?;
+        buf.resize(start.checked_add(len).ok_or_else(too_large)?, 0.0);
+        let mut tail = buf.get_mut(start..).unwrap_or_default();
+        // One contiguous row range per thread; a range may cut a batch (zero-copy slices).
+        let parts = threads.for_rows(window_rows);
+        let per_part = window_rows.div_ceil(parts).max(1);
+        let mut work: Vec<(Pieces, &mut [f64])> = Vec::with_capacity(parts);
+        let mut pieces: Pieces = Vec::new();
+        let mut piece_rows = 0usize;
+        let mut row = first_row;
+        for batch in window {
+            let mut offset = 0usize;
+            while offset < batch.num_rows() {
+                let take = (batch.num_rows() - offset).min(per_part - piece_rows);
+                pieces.push((batch.slice(offset, take), row as u64));
+                offset += take;
+                row += take;
+                piece_rows += take;
+                if piece_rows == per_part {
+                    let (head, rest) = split_rows(std::mem::take(&mut tail), piece_rows, ncols)?;
+                    work.push((std::mem::take(&mut pieces), head));
+                    tail = rest;
+                    piece_rows = 0;
+                }
+            }
+        }
+        if !pieces.is_empty() {
+            work.push((pieces, tail));
+        }
+        let results = fan_out(work, parts, |(pieces, mut out)| {
+            for (batch, row_offset) in pieces {
+                let n = batch.num_rows();
+                let (head, rest) = split_rows(std::mem::take(&mut out), n, ncols)?;
+                out = rest;
+                let view = ArrayViewMut2::from_shape((n, ncols), head)
+                    .map_err(|e| Error::Incompatible(e.to_string()))?;
+                self.transform_into(&batch, row_offset, view)?;
+            }
+            Ok(())
+        })?;
+        let Some(first) = results.into_iter().find_map(Result::err) else {
+            return Ok(());
+        };
+        // A thread's range may cut a batch, and a batch reports its errors in group and column
+        // order: replay the window batch by batch so the error is the one a single-threaded
+        // pass reports (errors are the rare path; this costs one more pass over the window).
+        if parts > 1 {
+            let mut row = first_row as u64;
+            for batch in window {
+                let mut scratch = Array2::zeros((batch.num_rows(), ncols));
+                self.transform_into(batch, row, scratch.view_mut())?;
+                row = row.saturating_add(batch.num_rows() as u64);
+            }
+        }
+        Err(first)
     }
 
     fn input_kind(&self, name: &str) -> Result<ColumnKind> {
@@ -610,6 +833,20 @@ impl FittedPipeline {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         rmp_serde::from_slice(bytes).map_err(|e| Error::Serialization(e.to_string()))
     }
+}
+
+/// Batch slices with the stream row number of their first row.
+type Pieces = Vec<(RecordBatch, u64)>;
+
+/// Splits the first `rows` rows of `ncols` columns off a row-major buffer.
+fn split_rows(buf: &mut [f64], rows: usize, ncols: usize) -> Result<(&mut [f64], &mut [f64])> {
+    let at = rows.checked_mul(ncols).ok_or_else(too_large)?;
+    if at > buf.len() {
+        return Err(Error::Incompatible(
+            "internal: output buffer shorter than its rows".to_string(),
+        ));
+    }
+    Ok(buf.split_at_mut(at))
 }
 
 fn too_large() -> Error {
