@@ -16,6 +16,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mlops::data::BatchStream;
 use mlops::data::fingerprint::fingerprint_batches;
 use mlops::data::ingest::{ParquetOptions, read_parquet_path};
+use mlops::data::pipeline::Threads;
 use mlops::data::profile::{ProfileOptions, profile_stream};
 use mlops::data::synth::{self, ChurnConfig, ChurnGenerator};
 use mlops::data::transform::ImputeStrategy;
@@ -83,6 +84,24 @@ fn data_benches(c: &mut Criterion) {
                 .unwrap();
             let x = fitted
                 .transform_stream(BatchStream::from_batches(schema.clone(), batches.clone()))
+                .unwrap();
+            black_box(x.nrows())
+        })
+    });
+    // The same on one thread (scikit-learn's ColumnTransformer runs on one by default).
+    g.bench_function("pipeline_fit_transform_1thread", |b| {
+        b.iter(|| {
+            let fitted = pipeline
+                .fit_with(
+                    BatchStream::from_batches(schema.clone(), batches.clone()),
+                    Threads::ONE,
+                )
+                .unwrap();
+            let x = fitted
+                .transform_stream_with(
+                    BatchStream::from_batches(schema.clone(), batches.clone()),
+                    Threads::ONE,
+                )
                 .unwrap();
             black_box(x.nrows())
         })
