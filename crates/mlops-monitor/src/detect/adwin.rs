@@ -1022,4 +1022,262 @@ mod tests {
         // It does rule out most random points.
         assert!(ruled_out > 20_000, "{ruled_out}");
     }
+
+    /// A seeded uniform in (0, 1).
+    fn uniforms(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+    }
+
+    /// Streams that stress the arithmetic: large offsets (cancellation), tiny scales, heavy
+    /// tails, constant runs, rare events, slow drifts.
+    fn hard_streams(len: usize) -> Vec<Vec<f64>> {
+        let mut u = uniforms(17);
+        let mut normal = move || (0..12).map(|_| u()).sum::<f64>() - 6.0;
+        let mut v = uniforms(23);
+        vec![
+            (0..len)
+                .map(|i| 1e6 + normal() + if i > len / 2 { 0.3 } else { 0.0 })
+                .collect(),
+            (0..len)
+                .map(|i| 1e9 + 1e-3 * normal() + if i > len / 3 { 2e-4 } else { 0.0 })
+                .collect(),
+            (0..len)
+                .map(|i| 1e-12 * (normal() + i as f64 / len as f64))
+                .collect(),
+            (0..len).map(|_| 1.0 / v().powi(2)).collect(),
+            (0..len)
+                .map(|i| {
+                    if i < len / 3 {
+                        4.0
+                    } else {
+                        4.0 + f64::from(i > len / 2)
+                    }
+                })
+                .collect(),
+            (0..len)
+                .map(|i| f64::from(v() < 0.01 + 0.02 * (i * 3 / len) as f64))
+                .collect(),
+            (0..len)
+                .map(|i| -5e3 + normal() * (1.0 + (i % 5_000) as f64 / 2_500.0))
+                .collect(),
+        ]
+    }
+
+    /// Longer streams, more parameter sets (including `min_window_length` 1, no grace period,
+    /// a large δ that makes cuts frequent): the flat, batched window with its certified
+    /// pre-scan still detects at exactly the reference's observations, with the same state.
+    #[test]
+    fn batched_window_equals_the_reference_on_hard_streams() {
+        let streams = hard_streams(40_000);
+        let param_sets = [
+            AdwinParams::default(),
+            AdwinParams {
+                min_window_length: 1,
+                grace_period: 0,
+                ..AdwinParams::default()
+            },
+            AdwinParams {
+                delta: 0.3,
+                clock: 7,
+                max_buckets: 3,
+                min_window_length: 2,
+                grace_period: 3,
+            },
+            AdwinParams {
+                delta: 1e-6,
+                clock: 1,
+                max_buckets: 9,
+                min_window_length: 20,
+                grace_period: 50,
+            },
+        ];
+        let mut total_detections = 0;
+        for params in param_sets {
+            for (si, stream) in streams.iter().enumerate() {
+                let mut fast = params.build().unwrap();
+                let mut reference = RefWindow::default();
+                for (i, &x) in stream.iter().enumerate() {
+                    if fast.status == DriftStatus::Drift {
+                        reference = RefWindow::default();
+                    }
+                    reference.insert(x, params.max_buckets);
+                    let expected = reference.detect(&params);
+                    let got = fast.update(x) == DriftStatus::Drift;
+                    assert_eq!(got, expected, "params {params:?}, stream {si}, step {i}");
+                    total_detections += usize::from(got);
+                    if i % 1_999 == 0 || got {
+                        let state = WindowState::from(fast.window.clone());
+                        assert_eq!(state.total.to_bits(), reference.total.to_bits());
+                        assert_eq!(state.variance.to_bits(), reference.variance.to_bits());
+                        assert_eq!(state.width, reference.width);
+                        assert_eq!(state.levels, reference.levels, "step {i}");
+                    }
+                }
+            }
+        }
+        assert!(total_detections > 100, "{total_detections}");
+    }
+
+    /// A window with the given bucket totals (level `i`: buckets of `2^i` observations) and sum
+    /// of squared deviations.
+    fn window_of(levels: &[Vec<f64>], variance: f64) -> Window {
+        let levels: Vec<VecDeque<Summary>> = levels
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|&total| Summary {
+                        total,
+                        variance: 0.0,
+                    })
+                    .collect()
+            })
+            .collect();
+        let width = levels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| l.len() as f64 * (1_u64 << i) as f64)
+            .sum();
+        let total = levels.iter().flatten().map(|b| b.total).sum();
+        Window::from(WindowState {
+            levels,
+            total,
+            variance,
+            width,
+            tick: 0,
+        })
+    }
+
+    /// The certified pre-scan never rules out a window where river's scan finds a cut,
+    /// including windows built to sit on the threshold: one bucket's total is bisected to the
+    /// last float before a cut appears and the first one with it, for random layouts, scales,
+    /// offsets, variances and `min_window_length` (1 makes the pre-scan's bound tight).
+    #[test]
+    fn certified_pre_scan_is_conservative_on_the_threshold() {
+        let mut u = uniforms(41);
+        let (mut boundaries, mut certified) = (0, 0);
+        for case in 0..3_000 {
+            let n_levels = 1 + (u() * 12.0) as usize;
+            let scale = [1.0, 1e-9, 1e7][case % 3];
+            let offset = [0.0, 1.0, -3e4, 1e6][case % 4] * scale;
+            let mwl = [1.0, 1.0, 2.0, 5.0][case % 4];
+            let mut levels: Vec<Vec<f64>> = (0..n_levels)
+                .map(|i| {
+                    let size = (1_u64 << i) as f64;
+                    let len = if i + 1 == n_levels {
+                        1
+                    } else {
+                        1 + (u() * 5.0) as usize
+                    };
+                    let len = if i == 0 { len.max(2) } else { len };
+                    (0..len)
+                        .map(|_| offset * size + (u() - 0.5) * size.sqrt() * scale)
+                        .collect()
+                })
+                .collect();
+            let width: f64 = levels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| l.len() as f64 * (1_u64 << i) as f64)
+                .sum();
+            let variance = width * scale * scale * u() * 2.0;
+            let delta = [0.002, 0.3, 1e-5][case % 3];
+            // The bucket to move: random, but not the newest.
+            let li = (u() * n_levels as f64) as usize;
+            let bi = (u() * levels[li].len() as f64) as usize;
+            let bi = if li == 0 {
+                bi.min(levels[0].len() - 2)
+            } else {
+                bi
+            };
+            let base = levels[li][bi];
+            let size = (1_u64 << li) as f64;
+            let check = |levels: &mut Vec<Vec<f64>>, t: f64| -> (bool, bool) {
+                levels[li][bi] = t;
+                let w = window_of(levels, variance);
+                let delta_prime = (2.0 * w.width.ln() / delta).ln();
+                let var = w.variance / w.width;
+                (
+                    w.certainly_no_cut(mwl, delta_prime, var),
+                    w.exact_cut(mwl, delta_prime, var),
+                )
+            };
+            let (sure, cut) = check(&mut levels, base);
+            assert!(!(sure && cut), "case {case}");
+            if cut {
+                continue;
+            }
+            // Find a shift with a cut, then bisect down to adjacent floats.
+            let sign = if u() < 0.5 { 1.0 } else { -1.0 };
+            let mut step = scale * size.max(1.0);
+            let mut hi = None;
+            for _ in 0..80 {
+                let t = base + sign * step;
+                if check(&mut levels, t).1 {
+                    hi = Some(t);
+                    break;
+                }
+                step *= 2.0;
+            }
+            let Some(mut hi) = hi else { continue };
+            let mut lo = base;
+            loop {
+                let mid = lo + (hi - lo) / 2.0;
+                if mid == lo || mid == hi {
+                    break;
+                }
+                if check(&mut levels, mid).1 {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            boundaries += 1;
+            // The floats around the threshold, and points a relative 1e-9 / 1e-6 / 1e-3 away.
+            let gap = hi - lo;
+            let mut probes: Vec<f64> = (-8..=8).map(|k| lo + f64::from(k) * gap).collect();
+            for rel in [1e-9, 1e-6, 1e-3] {
+                probes.push(lo - (hi - base) * rel);
+                probes.push(hi + (hi - base) * rel);
+            }
+            for t in probes {
+                let (sure, cut) = check(&mut levels, t);
+                assert!(!(sure && cut), "case {case}: ruled out a cut at total {t}");
+                certified += usize::from(sure);
+            }
+        }
+        assert!(boundaries > 1_000, "{boundaries}");
+        // Away from the threshold it does certify.
+        assert!(certified > 1_000, "{certified}");
+    }
+
+    /// Restored states the detector would never produce (a level longer than `max_buckets`,
+    /// empty levels) and unvalidated restored parameters (`clock` 0, `max_buckets` 0,
+    /// `min_window_length` 0) do not panic.
+    #[test]
+    fn odd_restored_states_do_not_panic() {
+        let json = r#"{"params":{"delta":0.002,"clock":0,"max_buckets":0,"min_window_length":0,
+            "grace_period":0},"window":{"levels":[[{"total":1.0,"variance":0.0}],[],
+            [{"total":4.0,"variance":1.0},{"total":4.0,"variance":1.0},{"total":4.0,"variance":1.0},
+            {"total":4.0,"variance":1.0},{"total":4.0,"variance":1.0},{"total":4.0,"variance":1.0},
+            {"total":4.0,"variance":1.0},{"total":4.0,"variance":1.0}]],"total":33.0,
+            "variance":20.0,"width":33.0,"tick":5},"status":"stable","n_detections":0}"#;
+        let mut u = uniforms(3);
+        for params in [None, Some(AdwinParams::default())] {
+            let mut a: Adwin = serde_json::from_str(json).unwrap();
+            if let Some(p) = params {
+                a.params = p;
+            }
+            for i in 0..5_000 {
+                a.update(u() + if i > 2_500 { 3.0 } else { 0.0 });
+                assert!(a.estimation().is_finite() && a.variance().is_finite());
+            }
+            assert!(a.width() > 0);
+        }
+    }
 }
