@@ -87,6 +87,11 @@ struct WindowState {
     tick: u64,
 }
 
+/// `2^i` (exact; `i` is a level, far below 1023).
+fn pow2(i: usize) -> f64 {
+    f64::from_bits((1023 + i.min(1023) as u64) << 52)
+}
+
 /// Inserted observations whose variance terms and buckets are not yet applied: at most this
 /// many wait.
 const PENDING: usize = 32;
@@ -294,6 +299,8 @@ impl Window {
         self.n_pending = 0;
         let max = self.max_buckets.max(2);
         let (cap, stride) = (self.cap, self.stride);
+        // The bucket size of level `idx` and its reciprocal (both exact powers of two).
+        let (mut n1, mut inv) = (1.0_f64, 1.0_f64);
         // The pending observations arrive at level 0.
         if let Some(slots) = self.buckets.get_mut(cap..cap + arriving) {
             for (slot, &total) in slots.iter_mut().zip(&self.pending_values) {
@@ -323,9 +330,7 @@ impl Window {
                 break;
             };
             if merges > 0 {
-                let n1 = (1_u64 << idx) as f64;
                 // Dividing by a power of two is multiplying by its (exact) reciprocal: same bits.
-                let inv = 1.0 / n1;
                 let pairs = level.get(lo..lo + 2 * merges).unwrap_or(&[]);
                 let out = above.get_mut(cap..cap + merges).unwrap_or(&mut []);
                 for (pair, merged) in pairs.chunks_exact(2).zip(out) {
@@ -339,20 +344,15 @@ impl Window {
                     };
                 }
             }
-            // What remains moves to end at `cap` (a short forward copy: it moves left).
-            let (from, to) = (lo + 2 * merges, base + cap - rest);
-            for k in 0..rest {
-                if let Some(&b) = level.get(from + k)
-                    && let Some(slot) = level.get_mut(to + k)
-                {
-                    *slot = b;
-                }
-            }
+            // What remains moves to end at `cap`.
+            level.copy_within(lo + 2 * merges..lo + n, base + cap - rest);
             if let Some(l) = self.lens.get_mut(idx) {
                 *l = rest;
             }
             arriving = merges;
             idx += 1;
+            n1 *= 2.0;
+            inv *= 0.5;
         }
     }
 
@@ -412,7 +412,7 @@ impl Window {
             *len -= 1;
             emptied = *len == 0;
         }
-        let n = (1_u64 << last) as f64;
+        let n = pow2(last);
         let mu = oldest.total * (1.0 / n); // exact: `n` is a power of two
         self.width -= n;
         self.total -= oldest.total;
@@ -499,7 +499,9 @@ impl Window {
     /// fewer than `2^40` terms) and scaled by `1 − 2^-40`, which also covers the rounding of
     /// `thr` itself. Whenever a premise fails (`mwl < 1`, `L < 0`, `var δ' < 0` or NaN, too
     /// many terms) the answer is `false` and the exact scan decides; overflow and NaN in the
-    /// sums fail the comparison, with the same effect.
+    /// sums fail the comparison, with the same effect. (Widths and bucket sizes are integers
+    /// below `2^52`, so `n0`, `n1 = W − n0` and `W` are exact; a restored window that breaks
+    /// this also gets the exact scan.)
     fn certainly_no_cut(&self, mwl: f64, delta_prime: f64, var: f64) -> bool {
         const SCALE: f64 = 1.0 - 1.0 / (1_u64 << 40) as f64;
         const SLACK: f64 = 1.0 / (1_u64 << 46) as f64;
@@ -510,7 +512,10 @@ impl Window {
             && linear_factor >= 0.0
             && var_delta >= 0.0
             && self.abs_terms < 1 << 40
-            && w > 0.0)
+            && self.lens.len() < 48
+            && w > 0.0
+            && w < (1_u64 << 52) as f64
+            && w == w.trunc())
         {
             return false;
         }
@@ -520,20 +525,20 @@ impl Window {
         let c2 = 2.0 * var_delta / w * SCALE;
         let mu = u / w;
         let (mut s, mut n0) = (0.0_f64, 0.0_f64);
-        for idx in (0..self.lens.len()).rev() {
-            let level = self.level(idx);
+        let (stride, cap) = (self.stride, self.cap);
+        // The bucket size of the level, halved (exactly) level by level.
+        let mut size = pow2(self.lens.len().saturating_sub(1));
+        for (idx, &len) in self.lens.iter().enumerate().rev() {
+            let end = idx * stride + cap;
             // The newest bucket of level 0 is no cut point (nothing would be left after it).
-            let points = if idx == 0 {
-                level.split_last().map_or(&[][..], |(_, older)| older)
-            } else {
-                level
-            };
-            let size = (1_u64 << idx) as f64;
-            let (first, last) = (n0 + size, n0 + points.len() as f64 * size);
-            n0 += level.len() as f64 * size;
+            let stop = end - usize::from(idx == 0);
+            let points = self.buckets.get(end.wrapping_sub(len)..stop).unwrap_or(&[]);
+            let (first, last) = (n0 + size, n0 + points.len() as i64 as f64 * size);
+            n0 += len as i64 as f64 * size;
             let nn = (first * (w - first)).min(last * (w - last));
             let thr = c0 + (c2 * nn).sqrt() * SCALE;
             let step = mu * size;
+            size *= 0.5;
             for b in points {
                 s += b.total - step;
                 // NaN (overflowed sums) must fail too.
@@ -552,7 +557,7 @@ impl Window {
         let linear_factor = 2.0 / 3.0 * delta_prime;
         let var_delta = var * delta_prime;
         for idx in (0..self.lens.len()).rev() {
-            let size = (1_u64 << idx) as f64;
+            let size = pow2(idx);
             let level = self.level(idx);
             // The newest bucket of level 0 is no cut point (nothing would be left after it).
             let points = if idx == 0 {
@@ -1279,5 +1284,28 @@ mod tests {
             }
             assert!(a.width() > 0);
         }
+        // 70 levels, the top one holding a bucket of 2^69 observations.
+        let mut levels = vec![VecDeque::new(); 70];
+        levels[0].push_back(Summary {
+            total: 1.0,
+            variance: 0.0,
+        });
+        levels[69].push_back(Summary {
+            total: 0.0,
+            variance: 0.0,
+        });
+        let state = WindowState {
+            levels,
+            total: 1.0,
+            variance: 0.0,
+            width: 2f64.powi(69) + 1.0,
+            tick: 0,
+        };
+        let mut a = Adwin::default();
+        a.window = Window::from(state);
+        for i in 0..2_000 {
+            a.update(f64::from(i % 7));
+        }
+        assert!(a.estimation().is_finite());
     }
 }
