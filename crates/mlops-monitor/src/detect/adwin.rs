@@ -1301,8 +1301,10 @@ mod tests {
             width: 2f64.powi(69) + 1.0,
             tick: 0,
         };
-        let mut a = Adwin::default();
-        a.window = Window::from(state);
+        let mut a = Adwin {
+            window: Window::from(state),
+            ..Adwin::default()
+        };
         for i in 0..2_000 {
             a.update(f64::from(i % 7));
         }
