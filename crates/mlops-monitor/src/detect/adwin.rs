@@ -87,7 +87,13 @@ struct WindowState {
     tick: u64,
 }
 
-/// Inserted observations whose variance term is not yet added: at most this many wait.
+/// `2^i` (exact; `i` is a level, far below 1023).
+fn pow2(i: usize) -> f64 {
+    f64::from_bits((1023 + i.min(1023) as u64) << 52)
+}
+
+/// Inserted observations whose variance terms and buckets are not yet applied: at most this
+/// many wait.
 const PENDING: usize = 32;
 
 const EMPTY: Summary = Summary {
@@ -97,23 +103,32 @@ const EMPTY: Summary = Summary {
 
 /// The window of [`WindowState`], laid out for speed, with the same arithmetic:
 ///
-/// - level `i` is a ring of `stride` slots (a power of two above `max_buckets`, the most a level
-///   holds before a merge) at `buckets[i * stride ..]`, its oldest bucket at `rings[i].head`:
-///   a merge pops two and pushes one with a mask, no shifting, no allocation;
-/// - an insert only updates the width and total and records `(x, total before, width after)`;
-///   the bucket of `x` (with the merges it causes) and its variance increment
-///   `(w − 1) d² / w` with `d = x − total / (w − 1)` (two divisions) are applied in a batch
-///   before anything reads them (a cut scan — every `clock` inserts —, an accessor,
-///   serialisation, comparison). Merges always combine the two oldest buckets of a level, so
-///   the batch yields the same buckets from the same operations in the same order: every bit,
-///   and every detection, is unchanged, while the batch runs in a tight loop;
-/// - the next scan is a tick count, not a division by `clock` per insert.
+/// - level `i` owns the slots `buckets[i * stride .. (i + 1) * stride]`: its buckets (oldest
+///   first) end at slot `cap` of that region, and the slots after them receive the buckets that
+///   arrive from level `i − 1` during a flush (for level 0: the pending observations). A level's
+///   buckets followed by its arrivals are thus one contiguous run: its oldest pairs merge
+///   straight into the next level's arrival slots, what remains moves back to end at `cap`,
+///   and deleting the oldest bucket of the top level is a length decrement;
+/// - an insert only records the observation and the total before it and updates the width
+///   and total; its variance increment `(w − 1) d² / w` with
+///   `d = x − total / (w − 1)` (two divisions) and its merges are applied in a batch before
+///   anything reads them (a cut scan — every `clock` inserts —, an accessor, serialisation,
+///   comparison). Merges always combine the two oldest buckets of a level, so the batch yields
+///   the same buckets from the same operations in the same order: every bit, and every
+///   detection, is unchanged, while the batch runs in a tight loop;
+/// - the next scan is a tick count, not a division by `clock` per insert;
+/// - a scan first runs a cheap sufficient test for "no cut point anywhere"
+///   ([`Window::certainly_no_cut`]); river's test runs at every cut point only when that one
+///   cannot rule them all out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(into = "WindowState", from = "WindowState")]
 struct Window {
     buckets: Vec<Summary>,
-    rings: Vec<Ring>,
-    /// Slots per level, a power of two (0 before the first insert).
+    /// Buckets held by each level.
+    lens: Vec<usize>,
+    /// Where a level's buckets end in its region (at least `max_buckets` and every level's length).
+    cap: usize,
+    /// Slots per level: `2 cap + PENDING` (0 before the first insert).
     stride: usize,
     /// The `max_buckets` of the detector (set by the first insert).
     max_buckets: usize,
@@ -123,37 +138,41 @@ struct Window {
     tick: u64,
     /// The tick of the next cut scan (0: not computed yet).
     next_scan: u64,
-    pending: [[f64; 3]; PENDING],
+    /// The pending observations, and the window total before each.
+    pending_values: [f64; PENDING],
+    pending_totals: [f64; PENDING],
     n_pending: usize,
-    /// Reused buffers of [`Window::flush`].
-    scratch_in: Vec<Summary>,
-    scratch_all: Vec<Summary>,
-}
-
-/// Where a level's buckets sit in its ring.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct Ring {
-    head: usize,
-    len: usize,
+    /// Inserts go straight in while `n_pending < room`: `PENDING` once the layout suits the
+    /// detector's `max_buckets`, 0 before (so that the first insert lays the levels out).
+    room: usize,
+    /// Sum of `|x|` over the observations inserted since the window was created (for a restored
+    /// window: over its bucket totals, then the observations inserted since), and the number of
+    /// terms in it: it bounds the bucket totals for [`Window::certainly_no_cut`].
+    abs_sum: f64,
+    abs_terms: u64,
 }
 
 impl From<WindowState> for Window {
     fn from(s: WindowState) -> Self {
         let most = s.levels.iter().map(VecDeque::len).max().unwrap_or(0);
+        let abs_sum = s.levels.iter().flatten().map(|b| b.total.abs()).sum();
+        let abs_terms = s.levels.iter().map(|l| l.len() as u64).sum();
         let mut w = Self {
             total: s.total,
             variance: s.variance,
             width: s.width,
             tick: s.tick,
+            abs_sum,
+            abs_terms,
             ..Self::default()
         };
-        w.stride = (most + 1).next_power_of_two();
-        for level in &s.levels {
-            w.push_level();
-            for &b in level {
-                w.push(w.rings.len() - 1, b);
-            }
-        }
+        w.set_levels(
+            s.levels
+                .iter()
+                .map(|l| l.iter().copied().collect())
+                .collect(),
+            most,
+        );
         w
     }
 }
@@ -161,14 +180,13 @@ impl From<WindowState> for Window {
 impl From<Window> for WindowState {
     fn from(mut w: Window) -> Self {
         w.flush();
-        let variance = w.variance;
-        let levels = (0..w.rings.len())
-            .map(|i| (0..w.len(i)).map(|k| w.at(i, k)).collect())
+        let levels = (0..w.lens.len())
+            .map(|i| w.level(i).iter().copied().collect())
             .collect();
         Self {
             levels,
             total: w.total,
-            variance,
+            variance: w.variance,
             width: w.width,
             tick: w.tick,
         }
@@ -182,58 +200,65 @@ impl PartialEq for Window {
 }
 
 impl Window {
-    /// Buckets in level `i`.
-    fn len(&self, i: usize) -> usize {
-        self.rings.get(i).map_or(0, |r| r.len)
+    /// The buckets of level `i`, oldest first (empty if there is no such level).
+    fn level(&self, i: usize) -> &[Summary] {
+        let len = self.lens.get(i).copied().unwrap_or(0);
+        let end = i * self.stride + self.cap;
+        end.checked_sub(len)
+            .and_then(|start| self.buckets.get(start..end))
+            .unwrap_or(&[])
     }
 
-    /// The `k`-th oldest bucket of level `i`.
-    fn at(&self, i: usize, k: usize) -> Summary {
-        let head = self.rings.get(i).map_or(0, |r| r.head);
-        let slot = i * self.stride + ((head + k) & (self.stride - 1));
-        self.buckets.get(slot).copied().unwrap_or(EMPTY)
-    }
-
-    /// Appends `b` as the newest bucket of level `i` (which has room).
-    fn push(&mut self, i: usize, b: Summary) {
-        let mask = self.stride - 1;
-        if let Some(r) = self.rings.get_mut(i)
-            && let Some(slot) = self
-                .buckets
-                .get_mut(i * self.stride + ((r.head + r.len) & mask))
-        {
-            *slot = b;
-            r.len += 1;
-        }
-    }
-
-    /// Re-lays the levels out with `stride` slots each.
-    fn relayout(&mut self, stride: usize) {
-        let old = std::mem::take(self);
-        let levels: Vec<Vec<Summary>> = (0..old.rings.len())
-            .map(|i| (0..old.len(i)).map(|k| old.at(i, k)).collect())
-            .collect();
-        *self = Self {
-            stride,
-            buckets: Vec::new(),
-            rings: Vec::new(),
-            ..old
-        };
+    /// Lays `levels` out afresh with `cap` (raised to the longest level) slots for buckets.
+    /// Only called with no pending observations.
+    fn set_levels(&mut self, levels: Vec<Vec<Summary>>, cap: usize) {
+        let cap = levels.iter().map(Vec::len).fold(cap.max(1), usize::max);
+        self.cap = cap;
+        self.stride = 2 * cap + PENDING;
+        self.buckets.clear();
+        self.lens.clear();
         for level in levels {
             self.push_level();
-            for b in level {
-                self.push(self.rings.len() - 1, b);
+            let i = self.lens.len() - 1;
+            let end = i * self.stride + cap;
+            if let Some(slots) = self.buckets.get_mut(end - level.len()..end) {
+                slots.copy_from_slice(&level);
+                self.lens[i] = level.len();
             }
         }
     }
 
     /// Appends an empty level at the top.
     fn push_level(&mut self) {
-        self.rings.push(Ring::default());
-        self.buckets.resize(self.rings.len() * self.stride, EMPTY);
+        self.lens.push(0);
+        self.buckets.resize(self.lens.len() * self.stride, EMPTY);
     }
 
+    /// Inserts `value` (the window's `max_buckets` is set by the first insert after a reset or
+    /// a restore: a detector's parameters do not change).
+    #[inline]
     fn insert(&mut self, value: f64, max_buckets: usize) {
+        if self.n_pending >= self.room {
+            self.prepare_insert(max_buckets);
+        }
+        let n = self.n_pending;
+        if let (Some(v), Some(before)) = (
+            self.pending_values.get_mut(n),
+            self.pending_totals.get_mut(n),
+        ) {
+            *v = value;
+            *before = self.total;
+            self.n_pending = n + 1;
+            self.width += 1.0;
+            self.total += value;
+        }
+    }
+
+    /// Makes room for an insert: applies the pending ones when all pending slots are taken
+    /// (or `max_buckets` changes), and lays the levels out for `max_buckets`.
+    #[cold]
+    #[inline(never)]
+    fn prepare_insert(&mut self, max_buckets: usize) {
         if self.max_buckets != max_buckets {
             self.flush();
             self.max_buckets = max_buckets;
@@ -241,12 +266,18 @@ impl Window {
         if self.n_pending == PENDING {
             self.flush();
         }
-        self.width += 1.0;
-        if let Some(slot) = self.pending.get_mut(self.n_pending) {
-            *slot = [value, self.total, self.width];
-            self.n_pending += 1;
+        let need = max_buckets.max(2);
+        if self.cap < need || self.stride == 0 {
+            self.flush();
+            let levels = (0..self.lens.len())
+                .map(|i| self.level(i).to_vec())
+                .collect();
+            self.set_levels(levels, need);
         }
-        self.total += value;
+        if self.lens.is_empty() {
+            self.push_level();
+        }
+        self.room = PENDING;
     }
 
     /// Applies the pending inserts: their variance terms, then their buckets and merges.
@@ -257,104 +288,131 @@ impl Window {
     /// oldest whenever it reaches `max_buckets + 1`, leaving `max_buckets − 1`) — and the
     /// merged buckets arrive at the next level.
     fn flush(&mut self) {
-        if self.n_pending == 0 {
+        let mut arriving = self.n_pending;
+        if arriving == 0 {
             return;
         }
-        self.variance = self.folded_variance();
-        let max = self.max_buckets.max(2);
-        if self.stride <= max {
-            self.relayout((max + 1).next_power_of_two());
-        }
-        let (stride, mask) = (self.stride, self.stride - 1);
-        let mut incoming = std::mem::take(&mut self.scratch_in);
-        let mut all = std::mem::take(&mut self.scratch_all);
-        incoming.clear();
-        incoming.extend(
-            self.pending
-                .iter()
-                .take(self.n_pending)
-                .map(|&[value, _, _]| Summary {
-                    total: value,
-                    variance: 0.0,
-                }),
-        );
+        let (variance, abs_sum) = self.folded();
+        self.variance = variance;
+        self.abs_sum = abs_sum;
+        self.abs_terms += arriving as u64;
         self.n_pending = 0;
+        let max = self.max_buckets.max(2);
+        let (cap, stride) = (self.cap, self.stride);
+        // The bucket size of level `idx` and its reciprocal (both exact powers of two).
+        let (mut n1, mut inv) = (1.0_f64, 1.0_f64);
+        // The pending observations arrive at level 0.
+        if let Some(slots) = self.buckets.get_mut(cap..cap + arriving) {
+            for (slot, &total) in slots.iter_mut().zip(&self.pending_values) {
+                *slot = Summary {
+                    total,
+                    variance: 0.0,
+                };
+            }
+        }
         let mut idx = 0;
-        while !incoming.is_empty() {
-            if self.rings.len() == idx {
+        while arriving > 0 {
+            let len = self.lens.get(idx).copied().unwrap_or(0);
+            let n = len + arriving;
+            let merges = if n <= max { 0 } else { (n - (max - 1)) / 2 };
+            let rest = n - 2 * merges;
+            let base = idx * stride;
+            // Always true (`max ≤ cap`, and at most `cap + PENDING` buckets arrive at a level):
+            // the run and what remains of it fit the level's region.
+            if len > cap || arriving > cap + PENDING || rest > cap {
+                break;
+            }
+            if merges > 0 && self.lens.len() == idx + 1 {
                 self.push_level();
             }
-            let Some(&Ring { head, len }) = self.rings.get(idx) else {
+            let lo = base + cap - len;
+            let Some((level, above)) = self.buckets.split_at_mut_checked(base + stride) else {
                 break;
             };
-            let base = idx * stride;
-            all.clear();
-            all.extend((0..len).map(|k| self.buckets[base + ((head + k) & mask)]));
-            all.extend_from_slice(&incoming);
-            incoming.clear();
-            let merges = if all.len() <= max {
-                0
-            } else {
-                (all.len() - (max - 1)) / 2
-            };
-            let n1 = (1_u64 << idx) as f64;
-            // Dividing by a power of two is multiplying by its (exact) reciprocal: same bits.
-            let inv = 1.0 / n1;
-            incoming.extend(all.chunks_exact(2).take(merges).map(|pair| {
-                let (a, b) = (pair[0], pair[1]);
-                let mu1 = a.total * inv;
-                let mu2 = b.total * inv;
-                let temp = n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2);
-                Summary {
-                    total: a.total + b.total,
-                    variance: a.variance + b.variance + temp,
+            if merges > 0 {
+                // Dividing by a power of two is multiplying by its (exact) reciprocal: same bits.
+                let pairs = level.get(lo..lo + 2 * merges).unwrap_or(&[]);
+                let out = above.get_mut(cap..cap + merges).unwrap_or(&mut []);
+                for (pair, merged) in pairs.chunks_exact(2).zip(out) {
+                    let (a, b) = (pair[0], pair[1]);
+                    let mu1 = a.total * inv;
+                    let mu2 = b.total * inv;
+                    let temp = n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2);
+                    *merged = Summary {
+                        total: a.total + b.total,
+                        variance: a.variance + b.variance + temp,
+                    };
                 }
-            }));
-            // At most `max < stride` remain: they fit the level's slots.
-            let rest = all.get(2 * merges..).unwrap_or(&[]);
-            self.buckets[base..base + rest.len()].copy_from_slice(rest);
-            self.rings[idx] = Ring {
-                head: 0,
-                len: rest.len(),
-            };
+            }
+            // What remains moves to end at `cap`.
+            level.copy_within(lo + 2 * merges..lo + n, base + cap - rest);
+            if let Some(l) = self.lens.get_mut(idx) {
+                *l = rest;
+            }
+            arriving = merges;
             idx += 1;
+            n1 *= 2.0;
+            inv *= 0.5;
         }
-        self.scratch_in = incoming;
-        self.scratch_all = all;
     }
 
-    /// The variance with the pending terms added (river's arithmetic, in insertion order).
-    fn folded_variance(&self) -> f64 {
-        let mut variance = self.variance;
-        for &[value, total, width] in self.pending.iter().take(self.n_pending) {
-            let mut incremental = 0.0;
-            if width > 1.0 {
-                let d = value - total / (width - 1.0);
-                incremental = (width - 1.0) * d * d / width;
+    /// The variance with the pending terms added (river's arithmetic, in insertion order), and
+    /// the sum of absolute values with the pending observations added.
+    fn folded(&self) -> (f64, f64) {
+        /// `0.0, 1.0, …`: the offsets of the pending widths.
+        const OFFSETS: [f64; PENDING] = {
+            let mut o = [0.0; PENDING];
+            let mut j = 0;
+            while j < PENDING {
+                o[j] = j as f64;
+                j += 1;
             }
-            variance += incremental;
+            o
+        };
+        let n = self.n_pending.min(PENDING);
+        // The width after the first pending insert (widths are exact integers).
+        let first_width = self.width - (n as f64 - 1.0);
+        // The terms are independent (and vectorise); only their sum is sequential.
+        let mut terms = [0.0; PENDING];
+        for (((term, &value), &total), &offset) in terms
+            .iter_mut()
+            .zip(&self.pending_values)
+            .zip(&self.pending_totals)
+            .zip(&OFFSETS)
+        {
+            let width = first_width + offset;
+            let d = value - total / (width - 1.0);
+            let incremental = (width - 1.0) * d * d / width;
+            *term = if width > 1.0 { incremental } else { 0.0 };
         }
-        variance
+        let (mut variance, mut abs_sum) = (self.variance, self.abs_sum);
+        for (term, value) in terms.iter().zip(&self.pending_values).take(n) {
+            variance += term;
+            abs_sum += value.abs();
+        }
+        (variance, abs_sum)
+    }
+
+    /// The variance with the pending terms added.
+    fn folded_variance(&self) -> f64 {
+        self.folded().0
     }
 
     /// Drop the oldest summary (from the largest level).
     fn delete_oldest(&mut self) {
         self.flush();
-        let Some(last) = self.rings.len().checked_sub(1) else {
+        let Some(last) = self.lens.len().checked_sub(1) else {
             return;
         };
-        if self.len(last) == 0 {
+        let Some(&oldest) = self.level(last).first() else {
             return;
-        }
-        let oldest = self.at(last, 0);
-        let mask = self.stride - 1;
+        };
         let mut emptied = false;
-        if let Some(r) = self.rings.get_mut(last) {
-            r.head = (r.head + 1) & mask;
-            r.len -= 1;
-            emptied = r.len == 0;
+        if let Some(len) = self.lens.get_mut(last) {
+            *len -= 1;
+            emptied = *len == 0;
         }
-        let n = (1_u64 << last) as f64;
+        let n = pow2(last);
         let mu = oldest.total * (1.0 / n); // exact: `n` is a power of two
         self.width -= n;
         self.total -= oldest.total;
@@ -363,8 +421,11 @@ impl Window {
             + n * self.width * (mu - mu_window) * (mu - mu_window) / (n + self.width);
         self.variance -= inc;
         if emptied {
-            self.rings.pop();
-            self.buckets.truncate(self.rings.len() * self.stride);
+            self.lens.pop();
+            self.buckets.truncate(self.lens.len() * self.stride);
+            if self.lens.is_empty() {
+                self.room = 0;
+            }
         }
     }
 
@@ -390,8 +451,7 @@ impl Window {
     /// Both are checked with margins far above the rounding errors of either computation
     /// (relative `2^-40`, plus `2^-48 (|u0 n1| + |u1 n0|)` for the cancellation in `D`), so
     /// `true` implies the exact test finds no cut; anything doubtful (close calls, overflow,
-    /// NaN) returns `false` and the exact test decides. On a stable stream almost every cut
-    /// point is ruled out here, saving four divisions and a square root each.
+    /// NaN) returns `false` and the exact test decides.
     fn surely_no_cut(
         mwl: f64,
         linear_factor: f64,
@@ -414,11 +474,129 @@ impl Window {
         t * t <= 2.0 * var_delta * (a + b) * a * b * nn * nn * MARGIN
     }
 
-    /// Check every cut point (oldest first) and shrink while a cut is significant.
+    /// `true` only if river's test finds no cut at any cut point of the window: a sufficient
+    /// condition that costs an addition, a subtraction and a comparison per cut point (the
+    /// exact scan costs two divisions per point, or a dozen products for [`Self::surely_no_cut`]).
+    ///
+    /// With `W`, `U` the width and total, `μ = U / W`, a cut point after `n0` observations
+    /// (`n1 = W − n0`) whose older buckets hold `u0` (newer: `u1`), `L = 2/3 δ'` and
+    /// `s = u0 − μ n0` (accumulated bucket by bucket as `Σ (t − μ size)`):
+    ///
+    /// - the mean difference is `D / (n0 n1)` with `D = u0 n1 − u1 n0 = W s`;
+    /// - river's `m = 1/(n0 − mwl + 1) + 1/(n1 − mwl + 1) ≥ 1/n0 + 1/n1 = W / (n0 n1)` (as
+    ///   `mwl ≥ 1`), and its threshold `sqrt(2 m var δ') + L m` grows with `m` (as `L ≥ 0`,
+    ///   `var δ' ≥ 0`), so a cut needs `|s| > L + sqrt(2 var δ' n0 n1 / W)`;
+    /// - so `|s| ≤ thr = L + sqrt(2 var δ' nn / W)`, with `nn` the smallest `n0 n1` of a level's
+    ///   cut points (at either end of the level: `n0 n1` is concave in `n0`), rules out every
+    ///   cut point of the level.
+    ///
+    /// Rounding: river computes the mean difference from its own running sums `u0`, `u1`
+    /// (`|error| ≤ k 2^-53 (A + |U|)` after `k` buckets, `A` the sum of `|bucket total|`), its
+    /// divisions and subtraction, and its threshold (relative error below `2^-50`); `s` is
+    /// accumulated with `|error| ≤ (k + 3) 2^-53 (A + |U|)`. All of it stays below
+    /// `(3 k + 6) 2^-53 (A + |U|)` in `|D| / W`, so `thr` is lowered by the far larger
+    /// `e = (2 abs_sum + |U|)(nb + 2) 2^-46` (`nb` buckets; `A ≤ 2 abs_sum` while `abs_sum` has
+    /// fewer than `2^40` terms) and scaled by `1 − 2^-40`, which also covers the rounding of
+    /// `thr` itself. Whenever a premise fails (`mwl < 1`, `L < 0`, `var δ' < 0` or NaN, too
+    /// many terms) the answer is `false` and the exact scan decides; overflow and NaN in the
+    /// sums fail the comparison, with the same effect. (Widths and bucket sizes are integers
+    /// below `2^52`, so `n0`, `n1 = W − n0` and `W` are exact; a restored window that breaks
+    /// this also gets the exact scan.)
+    fn certainly_no_cut(&self, mwl: f64, delta_prime: f64, var: f64) -> bool {
+        const SCALE: f64 = 1.0 - 1.0 / (1_u64 << 40) as f64;
+        const SLACK: f64 = 1.0 / (1_u64 << 46) as f64;
+        let (w, u) = (self.width, self.total);
+        let linear_factor = 2.0 / 3.0 * delta_prime;
+        let var_delta = var * delta_prime;
+        if !(mwl >= 1.0
+            && linear_factor >= 0.0
+            && var_delta >= 0.0
+            && self.abs_terms < 1 << 40
+            && self.lens.len() < 48
+            && w > 0.0
+            && w < (1_u64 << 52) as f64
+            && w == w.trunc())
+        {
+            return false;
+        }
+        let nb: usize = self.lens.iter().sum();
+        let e = (2.0 * self.abs_sum + u.abs()) * (nb as f64 + 2.0) * SLACK;
+        let c0 = linear_factor * SCALE - e;
+        let c2 = 2.0 * var_delta / w * SCALE;
+        let mu = u / w;
+        let (mut s, mut n0) = (0.0_f64, 0.0_f64);
+        let (stride, cap) = (self.stride, self.cap);
+        // The bucket size of the level, halved (exactly) level by level.
+        let mut size = pow2(self.lens.len().saturating_sub(1));
+        for (idx, &len) in self.lens.iter().enumerate().rev() {
+            let end = idx * stride + cap;
+            // The newest bucket of level 0 is no cut point (nothing would be left after it).
+            let stop = end - usize::from(idx == 0);
+            let points = self.buckets.get(end.wrapping_sub(len)..stop).unwrap_or(&[]);
+            let (first, last) = (n0 + size, n0 + points.len() as i64 as f64 * size);
+            n0 += len as i64 as f64 * size;
+            let nn = (first * (w - first)).min(last * (w - last));
+            let thr = c0 + (c2 * nn).sqrt() * SCALE;
+            let step = mu * size;
+            size *= 0.5;
+            for b in points {
+                s += b.total - step;
+                // NaN (overflowed sums) must fail too.
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                if !(s.abs() <= thr) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// River's scan: the first cut point (oldest first) where the test finds a cut.
+    fn exact_cut(&self, mwl: f64, delta_prime: f64, var: f64) -> bool {
+        let (mut n0, mut n1, mut u0, mut u1) = (0.0_f64, self.width, 0.0_f64, self.total);
+        let linear_factor = 2.0 / 3.0 * delta_prime;
+        let var_delta = var * delta_prime;
+        for idx in (0..self.lens.len()).rev() {
+            let size = pow2(idx);
+            let level = self.level(idx);
+            // The newest bucket of level 0 is no cut point (nothing would be left after it).
+            let points = if idx == 0 {
+                level.split_last().map_or(&[][..], |(_, older)| older)
+            } else {
+                level
+            };
+            for s in points {
+                n0 += size;
+                n1 -= size;
+                u0 += s.total;
+                u1 -= s.total;
+                if n1 >= mwl
+                    && n0 >= mwl
+                    && !Self::surely_no_cut(mwl, linear_factor, var_delta, n0, n1, u0, u1)
+                    && Self::cut(mwl, delta_prime, var, n0, n1, (u0 / n0) - (u1 / n1))
+                {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Counts the tick; every `clock` ticks, checks every cut point (oldest first) and shrinks
+    /// while a cut is significant.
+    #[inline]
     fn detect(&mut self, p: &AdwinParams) -> bool {
-        let mut change = false;
         self.tick += 1;
-        let clock = u64::from(p.clock);
+        if self.tick != self.next_scan && self.next_scan != 0 {
+            return false;
+        }
+        self.scan(p)
+    }
+
+    #[inline(never)]
+    fn scan(&mut self, p: &AdwinParams) -> bool {
+        // A restored detector may carry an unvalidated `clock` of 0: scan every tick then.
+        let clock = u64::from(p.clock.max(1));
         if self.next_scan == 0 {
             // The first multiple of `clock` from here (after a reset or deserialisation).
             self.next_scan = self.tick.div_ceil(clock) * clock;
@@ -432,50 +610,18 @@ impl Window {
         }
         self.flush();
         let mwl = f64::from(p.min_window_length);
-        let mut reduce = true;
-        while reduce {
-            reduce = false;
-            let (mut n0, mut n1, mut u0, mut u1) = (0.0_f64, self.width, 0.0_f64, self.total);
-            let mut cut_found = false;
+        let mut change = false;
+        loop {
             let delta_prime = (2.0 * self.width.ln() / p.delta).ln();
             let var = self.variance / self.width;
-            let linear_factor = 2.0 / 3.0 * delta_prime;
-            let var_delta = var * delta_prime;
-            let mask = self.stride - 1;
-            'levels: for idx in (0..self.rings.len()).rev() {
-                let size = (1_u64 << idx) as f64;
-                let Some(&Ring { head, len }) = self.rings.get(idx) else {
-                    continue;
-                };
-                // The newest bucket of level 0 is no cut point (nothing would be left after it).
-                let len = if idx == 0 { len.saturating_sub(1) } else { len };
-                let base = idx * self.stride;
-                for k in 0..len {
-                    // In the level's ring: below `buckets.len()`.
-                    let s = self.buckets[base + ((head + k) & mask)];
-                    n0 += size;
-                    n1 -= size;
-                    u0 += s.total;
-                    u1 -= s.total;
-                    if n1 >= mwl
-                        && n0 >= mwl
-                        && !Self::surely_no_cut(mwl, linear_factor, var_delta, n0, n1, u0, u1)
-                        && Self::cut(mwl, delta_prime, var, n0, n1, (u0 / n0) - (u1 / n1))
-                    {
-                        reduce = true;
-                        change = true;
-                        if self.width > 0.0 {
-                            cut_found = true;
-                            break 'levels;
-                        }
-                    }
-                }
+            if self.certainly_no_cut(mwl, delta_prime, var)
+                || !self.exact_cut(mwl, delta_prime, var)
+            {
+                return change;
             }
-            if cut_found {
-                self.delete_oldest();
-            }
+            change = true;
+            self.delete_oldest();
         }
-        change
     }
 }
 
@@ -549,6 +695,7 @@ impl Adwin {
 }
 
 impl DriftDetector for Adwin {
+    #[inline]
     fn update(&mut self, x: f64) -> DriftStatus {
         if !x.is_finite() {
             return self.status;
@@ -879,5 +1026,288 @@ mod tests {
         }
         // It does rule out most random points.
         assert!(ruled_out > 20_000, "{ruled_out}");
+    }
+
+    /// A seeded uniform in (0, 1).
+    fn uniforms(seed: u64) -> impl FnMut() -> f64 {
+        let mut state = seed;
+        move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+    }
+
+    /// Streams that stress the arithmetic: large offsets (cancellation), tiny scales, heavy
+    /// tails, constant runs, rare events, slow drifts.
+    fn hard_streams(len: usize) -> Vec<Vec<f64>> {
+        let mut u = uniforms(17);
+        let mut normal = move || (0..12).map(|_| u()).sum::<f64>() - 6.0;
+        let mut v = uniforms(23);
+        vec![
+            (0..len)
+                .map(|i| 1e6 + normal() + if i > len / 2 { 0.3 } else { 0.0 })
+                .collect(),
+            (0..len)
+                .map(|i| 1e9 + 1e-3 * normal() + if i > len / 3 { 2e-4 } else { 0.0 })
+                .collect(),
+            (0..len)
+                .map(|i| 1e-12 * (normal() + i as f64 / len as f64))
+                .collect(),
+            (0..len).map(|_| 1.0 / v().powi(2)).collect(),
+            (0..len)
+                .map(|i| {
+                    if i < len / 3 {
+                        4.0
+                    } else {
+                        4.0 + f64::from(i > len / 2)
+                    }
+                })
+                .collect(),
+            (0..len)
+                .map(|i| f64::from(v() < 0.01 + 0.02 * (i * 3 / len) as f64))
+                .collect(),
+            (0..len)
+                .map(|i| -5e3 + normal() * (1.0 + (i % 5_000) as f64 / 2_500.0))
+                .collect(),
+        ]
+    }
+
+    /// Longer streams, more parameter sets (including `min_window_length` 1, no grace period,
+    /// a large δ that makes cuts frequent): the flat, batched window with its certified
+    /// pre-scan still detects at exactly the reference's observations, with the same state.
+    #[test]
+    fn batched_window_equals_the_reference_on_hard_streams() {
+        let streams = hard_streams(40_000);
+        let param_sets = [
+            AdwinParams::default(),
+            AdwinParams {
+                min_window_length: 1,
+                grace_period: 0,
+                ..AdwinParams::default()
+            },
+            AdwinParams {
+                delta: 0.3,
+                clock: 7,
+                max_buckets: 3,
+                min_window_length: 2,
+                grace_period: 3,
+            },
+            AdwinParams {
+                delta: 1e-6,
+                clock: 1,
+                max_buckets: 9,
+                min_window_length: 20,
+                grace_period: 50,
+            },
+        ];
+        let mut total_detections = 0;
+        for params in param_sets {
+            for (si, stream) in streams.iter().enumerate() {
+                let mut fast = params.build().unwrap();
+                let mut reference = RefWindow::default();
+                for (i, &x) in stream.iter().enumerate() {
+                    if fast.status == DriftStatus::Drift {
+                        reference = RefWindow::default();
+                    }
+                    reference.insert(x, params.max_buckets);
+                    let expected = reference.detect(&params);
+                    let got = fast.update(x) == DriftStatus::Drift;
+                    assert_eq!(got, expected, "params {params:?}, stream {si}, step {i}");
+                    total_detections += usize::from(got);
+                    if i % 1_999 == 0 || got {
+                        let state = WindowState::from(fast.window.clone());
+                        assert_eq!(state.total.to_bits(), reference.total.to_bits());
+                        assert_eq!(state.variance.to_bits(), reference.variance.to_bits());
+                        assert_eq!(state.width, reference.width);
+                        assert_eq!(state.levels, reference.levels, "step {i}");
+                    }
+                }
+            }
+        }
+        assert!(total_detections > 100, "{total_detections}");
+    }
+
+    /// A window with the given bucket totals (level `i`: buckets of `2^i` observations) and sum
+    /// of squared deviations.
+    fn window_of(levels: &[Vec<f64>], variance: f64) -> Window {
+        let levels: Vec<VecDeque<Summary>> = levels
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|&total| Summary {
+                        total,
+                        variance: 0.0,
+                    })
+                    .collect()
+            })
+            .collect();
+        let width = levels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| l.len() as f64 * (1_u64 << i) as f64)
+            .sum();
+        let total = levels.iter().flatten().map(|b| b.total).sum();
+        Window::from(WindowState {
+            levels,
+            total,
+            variance,
+            width,
+            tick: 0,
+        })
+    }
+
+    /// The certified pre-scan never rules out a window where river's scan finds a cut,
+    /// including windows built to sit on the threshold: one bucket's total is bisected to the
+    /// last float before a cut appears and the first one with it, for random layouts, scales,
+    /// offsets, variances and `min_window_length` (1 makes the pre-scan's bound tight).
+    #[test]
+    fn certified_pre_scan_is_conservative_on_the_threshold() {
+        let mut u = uniforms(41);
+        let (mut boundaries, mut certified) = (0, 0);
+        for case in 0..3_000 {
+            let n_levels = 1 + (u() * 12.0) as usize;
+            let scale = [1.0, 1e-9, 1e7][case % 3];
+            let offset = [0.0, 1.0, -3e4, 1e6][case % 4] * scale;
+            let mwl = [1.0, 1.0, 2.0, 5.0][case % 4];
+            let mut levels: Vec<Vec<f64>> = (0..n_levels)
+                .map(|i| {
+                    let size = (1_u64 << i) as f64;
+                    let len = if i + 1 == n_levels {
+                        1
+                    } else {
+                        1 + (u() * 5.0) as usize
+                    };
+                    let len = if i == 0 { len.max(2) } else { len };
+                    (0..len)
+                        .map(|_| offset * size + (u() - 0.5) * size.sqrt() * scale)
+                        .collect()
+                })
+                .collect();
+            let width: f64 = levels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| l.len() as f64 * (1_u64 << i) as f64)
+                .sum();
+            let variance = width * scale * scale * u() * 2.0;
+            let delta = [0.002, 0.3, 1e-5][case % 3];
+            // The bucket to move: random, but not the newest.
+            let li = (u() * n_levels as f64) as usize;
+            let bi = (u() * levels[li].len() as f64) as usize;
+            let bi = if li == 0 {
+                bi.min(levels[0].len() - 2)
+            } else {
+                bi
+            };
+            let base = levels[li][bi];
+            let size = (1_u64 << li) as f64;
+            let check = |levels: &mut Vec<Vec<f64>>, t: f64| -> (bool, bool) {
+                levels[li][bi] = t;
+                let w = window_of(levels, variance);
+                let delta_prime = (2.0 * w.width.ln() / delta).ln();
+                let var = w.variance / w.width;
+                (
+                    w.certainly_no_cut(mwl, delta_prime, var),
+                    w.exact_cut(mwl, delta_prime, var),
+                )
+            };
+            let (sure, cut) = check(&mut levels, base);
+            assert!(!(sure && cut), "case {case}");
+            if cut {
+                continue;
+            }
+            // Find a shift with a cut, then bisect down to adjacent floats.
+            let sign = if u() < 0.5 { 1.0 } else { -1.0 };
+            let mut step = scale * size.max(1.0);
+            let mut hi = None;
+            for _ in 0..80 {
+                let t = base + sign * step;
+                if check(&mut levels, t).1 {
+                    hi = Some(t);
+                    break;
+                }
+                step *= 2.0;
+            }
+            let Some(mut hi) = hi else { continue };
+            let mut lo = base;
+            loop {
+                let mid = lo + (hi - lo) / 2.0;
+                if mid == lo || mid == hi {
+                    break;
+                }
+                if check(&mut levels, mid).1 {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            boundaries += 1;
+            // The floats around the threshold, and points a relative 1e-9 / 1e-6 / 1e-3 away.
+            let gap = hi - lo;
+            let mut probes: Vec<f64> = (-8..=8).map(|k| lo + f64::from(k) * gap).collect();
+            for rel in [1e-9, 1e-6, 1e-3] {
+                probes.push(lo - (hi - base) * rel);
+                probes.push(hi + (hi - base) * rel);
+            }
+            for t in probes {
+                let (sure, cut) = check(&mut levels, t);
+                assert!(!(sure && cut), "case {case}: ruled out a cut at total {t}");
+                certified += usize::from(sure);
+            }
+        }
+        assert!(boundaries > 1_000, "{boundaries}");
+        // Away from the threshold it does certify.
+        assert!(certified > 1_000, "{certified}");
+    }
+
+    /// Restored states the detector would never produce (a level longer than `max_buckets`,
+    /// empty levels) and unvalidated restored parameters (`clock` 0, `max_buckets` 0,
+    /// `min_window_length` 0) do not panic.
+    #[test]
+    fn odd_restored_states_do_not_panic() {
+        let json = r#"{"params":{"delta":0.002,"clock":0,"max_buckets":0,"min_window_length":0,
+            "grace_period":0},"window":{"levels":[[{"total":1.0,"variance":0.0}],[],
+            [{"total":4.0,"variance":1.0},{"total":4.0,"variance":1.0},{"total":4.0,"variance":1.0},
+            {"total":4.0,"variance":1.0},{"total":4.0,"variance":1.0},{"total":4.0,"variance":1.0},
+            {"total":4.0,"variance":1.0},{"total":4.0,"variance":1.0}]],"total":33.0,
+            "variance":20.0,"width":33.0,"tick":5},"status":"stable","n_detections":0}"#;
+        let mut u = uniforms(3);
+        for params in [None, Some(AdwinParams::default())] {
+            let mut a: Adwin = serde_json::from_str(json).unwrap();
+            if let Some(p) = params {
+                a.params = p;
+            }
+            for i in 0..5_000 {
+                a.update(u() + if i > 2_500 { 3.0 } else { 0.0 });
+                assert!(a.estimation().is_finite() && a.variance().is_finite());
+            }
+            assert!(a.width() > 0);
+        }
+        // 70 levels, the top one holding a bucket of 2^69 observations.
+        let mut levels = vec![VecDeque::new(); 70];
+        levels[0].push_back(Summary {
+            total: 1.0,
+            variance: 0.0,
+        });
+        levels[69].push_back(Summary {
+            total: 0.0,
+            variance: 0.0,
+        });
+        let state = WindowState {
+            levels,
+            total: 1.0,
+            variance: 0.0,
+            width: 2f64.powi(69) + 1.0,
+            tick: 0,
+        };
+        let mut a = Adwin {
+            window: Window::from(state),
+            ..Adwin::default()
+        };
+        for i in 0..2_000 {
+            a.update(f64::from(i % 7));
+        }
+        assert!(a.estimation().is_finite());
     }
 }
