@@ -678,8 +678,9 @@ impl Adwin {
         }
     }
 
-    /// Sample variance of the current window (river's `variance`: sum of squared deviations
-    /// over width; 0 when empty).
+    /// Population variance of the current window (0 when empty). river 0.26's `variance`
+    /// property returns the sum of squared deviations instead: this is that sum divided by the
+    /// width.
     pub fn variance(&self) -> f64 {
         if self.window.width > 0.0 {
             self.window.folded_variance() / self.window.width
