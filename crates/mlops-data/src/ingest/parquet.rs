@@ -42,9 +42,11 @@ pub struct ParquetOptions {
     /// Threads decoding row groups in parallel when reading from a path (default `Some(1)`:
     /// decode on the caller's thread; `None`: one per available core, at most 8). At most one
     /// thread per row group is used. Batches always come out in file order and memory stays
-    /// bounded: each thread holds one row group's column chunks and at most two decoded batches
-    /// ahead. When decoding in parallel a batch never spans two row groups, so the last batch
-    /// of each row group may be shorter than `batch_size`.
+    /// bounded: each thread holds one row group's column chunks and at most one row group's
+    /// decoded batches ahead of the consumer (so a thread decodes the next row group while the
+    /// consumer takes the current one). When decoding in parallel a batch never spans two row
+    /// groups, so the last batch of each row group may be shorter than `batch_size`. Dropping
+    /// the stream stops and joins its threads.
     pub threads: Option<usize>,
     /// Largest uncompressed size a compressed page may declare (default 128 MiB). The
     /// decoder allocates a page's declared size before decompressing it, so a page header in a
@@ -365,31 +367,49 @@ enum Decoded {
 
 impl ParallelPlan {
     /// Starts `threads` decoders; thread `t` reads row groups `t, t + threads, …` (each with its
-    /// own file handle) into a channel of two batches, and [`OrderedBatches`] reads the channels
+    /// own file handle) into its own channel, and [`OrderedBatches`] reads the channels
     /// round-robin, so batches come out in file order.
+    ///
+    /// A channel holds one row group's batches (plus its end marker): while the consumer takes
+    /// row group `g` from one thread, the others decode `g + 1, …` in full instead of stalling
+    /// after a batch or two. Memory stays bounded by `threads` decoded row groups.
     fn spawn(self, threads: usize, row_groups: usize, span: Span) -> Result<OrderedBatches> {
-        let mut receivers = Vec::with_capacity(threads);
+        let row_group_meta = self.metadata.metadata().row_groups();
+        let mut ordered = OrderedBatches {
+            receivers: Vec::with_capacity(threads),
+            workers: Vec::with_capacity(threads),
+            next_group: 0,
+            row_groups,
+            path: self.path.clone(),
+            span: span.clone(),
+        };
         for t in 0..threads {
-            let (tx, rx) = std::sync::mpsc::sync_channel(2);
-            let plan = self.clone();
             let groups: Vec<usize> = (t..row_groups).step_by(threads).collect();
+            let batches_per_group = groups
+                .iter()
+                .filter_map(|&g| row_group_meta.get(g))
+                .map(|g| {
+                    usize::try_from(g.num_rows())
+                        .unwrap_or(0)
+                        .div_ceil(self.batch_size)
+                })
+                .max()
+                .unwrap_or(0);
+            // One row group's batches and its end marker (at least two slots).
+            let (tx, rx) = std::sync::mpsc::sync_channel(batches_per_group.max(1) + 1);
+            let plan = self.clone();
             let parent = span.clone();
-            std::thread::Builder::new()
+            let worker = std::thread::Builder::new()
                 .name(format!("mlops-parquet-{t}"))
                 .spawn(move || {
                     let _entered = parent.enter();
                     plan.decode(&groups, &tx);
                 })
                 .map_err(|e| super::io_error(&self.path, e))?;
-            receivers.push(rx);
+            ordered.receivers.push(rx);
+            ordered.workers.push(worker);
         }
-        Ok(OrderedBatches {
-            receivers,
-            next_group: 0,
-            row_groups,
-            path: self.path,
-            span,
-        })
+        Ok(ordered)
     }
 
     /// Decodes `groups` in order, sending each batch then an end marker per group; stops at
@@ -437,9 +457,11 @@ impl ParallelPlan {
     }
 }
 
-/// Batches from the decoding threads, in file order.
+/// Batches from the decoding threads, in file order. Dropping it (early, or at the end) stops
+/// the threads and waits for them: none outlives the stream.
 struct OrderedBatches {
     receivers: Vec<Receiver<Decoded>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
     next_group: usize,
     row_groups: usize,
     path: PathBuf,
@@ -468,6 +490,18 @@ impl Iterator for OrderedBatches {
             }
         }
         None
+    }
+}
+
+impl Drop for OrderedBatches {
+    fn drop(&mut self) {
+        // Closing the channels makes every thread's next send fail, so each stops after the
+        // batch it is decoding (a thread blocked on a full channel wakes at once).
+        self.receivers.clear();
+        for worker in self.workers.drain(..) {
+            // A decoder panic is caught inside the thread; nothing is left to report here.
+            let _ = worker.join();
+        }
     }
 }
 
