@@ -42,11 +42,11 @@ pub struct ParquetOptions {
     /// Threads decoding row groups in parallel when reading from a path (default `Some(1)`:
     /// decode on the caller's thread; `None`: one per available core, at most 8). At most one
     /// thread per row group is used. Batches always come out in file order and memory stays
-    /// bounded: each thread holds one row group's column chunks and decoded batches of at most
-    /// one row group and 64 MiB (or one batch, if larger) ahead of the consumer, so a thread
-    /// decodes the next row group while the consumer takes the current one. When decoding in parallel a batch never spans two row
-    /// groups, so the last batch of each row group may be shorter than `batch_size`. Dropping
-    /// the stream stops and joins its threads.
+    /// bounded: each thread holds one row group's column chunks and, ahead of the consumer,
+    /// decoded batches of at most one row group and at most 64 MiB (or one batch, if larger), so
+    /// a thread decodes the next row group while the consumer takes the current one. When
+    /// decoding in parallel a batch never spans two row groups, so the last batch of each row
+    /// group may be shorter than `batch_size`. Dropping the stream stops and joins its threads.
     pub threads: Option<usize>,
     /// Largest uncompressed size a compressed page may declare (default 128 MiB). The
     /// decoder allocates a page's declared size before decompressing it, so a page header in a
@@ -147,7 +147,8 @@ impl ParquetOptions {
 /// Opens the Parquet file at `path` as a stream of batches of [`ParquetOptions::batch_size`]
 /// rows. A file with a schema and no rows gives an empty stream.
 ///
-/// Memory is bounded by the batch size and the largest column chunk of a row group.
+/// Memory is bounded by the batch size and the largest column chunk of a row group (when
+/// decoding in parallel, per thread, plus the lookahead described at [`ParquetOptions::threads`]).
 ///
 /// # Errors
 /// [`Error::Io`] if the file cannot be opened; [`Error::Parquet`] (naming `path`) for a file
