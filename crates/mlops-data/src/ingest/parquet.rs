@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -42,9 +42,11 @@ pub struct ParquetOptions {
     /// Threads decoding row groups in parallel when reading from a path (default `Some(1)`:
     /// decode on the caller's thread; `None`: one per available core, at most 8). At most one
     /// thread per row group is used. Batches always come out in file order and memory stays
-    /// bounded: each thread holds one row group's column chunks and at most two decoded batches
-    /// ahead. When decoding in parallel a batch never spans two row groups, so the last batch
-    /// of each row group may be shorter than `batch_size`.
+    /// bounded: each thread holds one row group's column chunks and, ahead of the consumer,
+    /// decoded batches of at most one row group and at most 64 MiB (or one batch, if larger), so
+    /// a thread decodes the next row group while the consumer takes the current one. When
+    /// decoding in parallel a batch never spans two row groups, so the last batch of each row
+    /// group may be shorter than `batch_size`. Dropping the stream stops and joins its threads.
     pub threads: Option<usize>,
     /// Largest uncompressed size a compressed page may declare (default 128 MiB). The
     /// decoder allocates a page's declared size before decompressing it, so a page header in a
@@ -145,7 +147,8 @@ impl ParquetOptions {
 /// Opens the Parquet file at `path` as a stream of batches of [`ParquetOptions::batch_size`]
 /// rows. A file with a schema and no rows gives an empty stream.
 ///
-/// Memory is bounded by the batch size and the largest column chunk of a row group.
+/// Memory is bounded by the batch size and the largest column chunk of a row group (when
+/// decoding in parallel, per thread, plus the lookahead described at [`ParquetOptions::threads`]).
 ///
 /// # Errors
 /// [`Error::Io`] if the file cannot be opened; [`Error::Parquet`] (naming `path`) for a file
@@ -302,6 +305,7 @@ fn open_unguarded<T: ChunkReader + 'static>(
                 mask,
                 order,
                 batch_size: options.batch_size,
+                lookahead_bytes: lookahead_bytes(),
             };
             let batches = plan.spawn(threads, row_groups, span)?;
             return Ok(BatchStream::new(schema, FuseOnError::new(batches)));
@@ -354,47 +358,152 @@ struct ParallelPlan {
     mask: Option<ProjectionMask>,
     order: Option<Vec<usize>>,
     batch_size: usize,
+    lookahead_bytes: usize,
 }
 
-/// A message from a decoding thread: a batch (or the error that ends the stream), or the end
-/// of one row group.
+/// A message from a decoding thread: a batch (or the error that ends the stream) with the bytes
+/// it holds, or the end of one row group.
 enum Decoded {
-    Batch(Result<RecordBatch>),
+    Batch(Result<RecordBatch>, usize),
     EndOfGroup,
+}
+
+/// Most bytes of decoded batches one decoding thread keeps ahead of the consumer (it always may
+/// keep one batch, whatever its size).
+const LOOKAHEAD_BYTES: usize = 64 << 20;
+
+#[cfg(test)]
+thread_local! {
+    /// A smaller [`LOOKAHEAD_BYTES`] for streams opened on this thread (tests).
+    static TEST_LOOKAHEAD_BYTES: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// [`LOOKAHEAD_BYTES`], or the test override.
+fn lookahead_bytes() -> usize {
+    #[cfg(test)]
+    if let Some(bytes) = TEST_LOOKAHEAD_BYTES.get() {
+        return bytes;
+    }
+    LOOKAHEAD_BYTES
+}
+
+/// The bytes of decoded batches a decoding thread has sent and the consumer has not yet taken;
+/// the thread waits while they exceed its limit ([`LOOKAHEAD_BYTES`]).
+struct Budget {
+    limit: usize,
+    state: Mutex<BudgetState>,
+    taken: Condvar,
+}
+
+#[derive(Default)]
+struct BudgetState {
+    buffered: usize,
+    /// The consumer has gone: stop decoding.
+    closed: bool,
+}
+
+impl Budget {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            state: Mutex::default(),
+            taken: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BudgetState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reserves `bytes` for a batch about to be sent, waiting while the batches already sent
+    /// hold too much; `false` when the consumer has gone.
+    fn reserve(&self, bytes: usize) -> bool {
+        let mut state = self.lock();
+        while !state.closed
+            && state.buffered > 0
+            && state.buffered.saturating_add(bytes) > self.limit
+        {
+            state = self
+                .taken
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if state.closed {
+            return false;
+        }
+        state.buffered = state.buffered.saturating_add(bytes);
+        true
+    }
+
+    /// The consumer took a batch of `bytes`.
+    fn release(&self, bytes: usize) {
+        let mut state = self.lock();
+        state.buffered = state.buffered.saturating_sub(bytes);
+        drop(state);
+        self.taken.notify_all();
+    }
+
+    /// The consumer has gone.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.taken.notify_all();
+    }
 }
 
 impl ParallelPlan {
     /// Starts `threads` decoders; thread `t` reads row groups `t, t + threads, …` (each with its
-    /// own file handle) into a channel of two batches, and [`OrderedBatches`] reads the channels
+    /// own file handle) into its own channel, and [`OrderedBatches`] reads the channels
     /// round-robin, so batches come out in file order.
+    ///
+    /// A thread keeps up to one row group's batches (and at most [`LOOKAHEAD_BYTES`] of them)
+    /// ahead of the consumer: while the consumer takes row group `g` from one thread, the others
+    /// decode `g + 1, …` instead of stalling after a batch or two.
     fn spawn(self, threads: usize, row_groups: usize, span: Span) -> Result<OrderedBatches> {
-        let mut receivers = Vec::with_capacity(threads);
+        let row_group_meta = self.metadata.metadata().row_groups();
+        let mut ordered = OrderedBatches {
+            receivers: Vec::with_capacity(threads),
+            budgets: Vec::with_capacity(threads),
+            workers: Vec::with_capacity(threads),
+            next_group: 0,
+            row_groups,
+            path: self.path.clone(),
+            span: span.clone(),
+        };
         for t in 0..threads {
-            let (tx, rx) = std::sync::mpsc::sync_channel(2);
-            let plan = self.clone();
             let groups: Vec<usize> = (t..row_groups).step_by(threads).collect();
+            let batches_per_group = groups
+                .iter()
+                .filter_map(|&g| row_group_meta.get(g))
+                .map(|g| {
+                    usize::try_from(g.num_rows())
+                        .unwrap_or(0)
+                        .div_ceil(self.batch_size)
+                })
+                .max()
+                .unwrap_or(0);
+            // One row group's batches and its end marker (at least two slots).
+            let (tx, rx) = std::sync::mpsc::sync_channel(batches_per_group.max(1) + 1);
+            let budget = Arc::new(Budget::new(self.lookahead_bytes));
+            let plan = self.clone();
             let parent = span.clone();
-            std::thread::Builder::new()
+            let worker_budget = budget.clone();
+            let worker = std::thread::Builder::new()
                 .name(format!("mlops-parquet-{t}"))
                 .spawn(move || {
                     let _entered = parent.enter();
-                    plan.decode(&groups, &tx);
+                    plan.decode(&groups, &tx, &worker_budget);
                 })
                 .map_err(|e| super::io_error(&self.path, e))?;
-            receivers.push(rx);
+            ordered.receivers.push(rx);
+            ordered.budgets.push(budget);
+            ordered.workers.push(worker);
         }
-        Ok(OrderedBatches {
-            receivers,
-            next_group: 0,
-            row_groups,
-            path: self.path,
-            span,
-        })
+        Ok(ordered)
     }
 
     /// Decodes `groups` in order, sending each batch then an end marker per group; stops at
     /// the first error or when the reader side has gone away.
-    fn decode(&self, groups: &[usize], tx: &SyncSender<Decoded>) {
+    fn decode(&self, groups: &[usize], tx: &SyncSender<Decoded>, budget: &Budget) {
         let path = Some(self.path.as_path());
         for &group in groups {
             let reader = guarded(path, || {
@@ -411,7 +520,7 @@ impl ParallelPlan {
             let mut reader = match reader {
                 Ok(reader) => reader,
                 Err(e) => {
-                    let _ = tx.send(Decoded::Batch(Err(e)));
+                    let _ = tx.send(Decoded::Batch(Err(e), 0));
                     return;
                 }
             };
@@ -426,7 +535,9 @@ impl ParallelPlan {
                     Err(panicked) => Err(panicked),
                 };
                 let failed = item.is_err();
-                if tx.send(Decoded::Batch(item)).is_err() || failed {
+                let bytes = item.as_ref().map_or(0, RecordBatch::get_array_memory_size);
+                if !budget.reserve(bytes) || tx.send(Decoded::Batch(item, bytes)).is_err() || failed
+                {
                     return;
                 }
             }
@@ -437,9 +548,13 @@ impl ParallelPlan {
     }
 }
 
-/// Batches from the decoding threads, in file order.
+/// Batches from the decoding threads, in file order. Dropping it (early, or at the end) stops
+/// the threads and waits for them: none outlives the stream.
 struct OrderedBatches {
     receivers: Vec<Receiver<Decoded>>,
+    /// The lookahead budget of each thread, by thread.
+    budgets: Vec<Arc<Budget>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
     next_group: usize,
     row_groups: usize,
     path: PathBuf,
@@ -452,9 +567,15 @@ impl Iterator for OrderedBatches {
     fn next(&mut self) -> Option<Self::Item> {
         let _entered = self.span.enter();
         while self.next_group < self.row_groups {
-            let receiver = self.receivers.get(self.next_group % self.receivers.len())?;
+            let thread = self.next_group % self.receivers.len();
+            let receiver = self.receivers.get(thread)?;
             match receiver.recv() {
-                Ok(Decoded::Batch(batch)) => return Some(batch),
+                Ok(Decoded::Batch(batch, bytes)) => {
+                    if let Some(budget) = self.budgets.get(thread) {
+                        budget.release(bytes);
+                    }
+                    return Some(batch);
+                }
                 Ok(Decoded::EndOfGroup) => self.next_group += 1,
                 Err(_) => {
                     return Some(Err(Error::Parquet {
@@ -468,6 +589,21 @@ impl Iterator for OrderedBatches {
             }
         }
         None
+    }
+}
+
+impl Drop for OrderedBatches {
+    fn drop(&mut self) {
+        // Closing the budgets and the channels makes every thread's next send fail, so each
+        // stops after the batch it is decoding (a thread waiting to send wakes at once).
+        for budget in &self.budgets {
+            budget.close();
+        }
+        self.receivers.clear();
+        for worker in self.workers.drain(..) {
+            // A decoder panic is caught inside the thread; nothing is left to report here.
+            let _ = worker.join();
+        }
     }
 }
 
@@ -701,4 +837,96 @@ pub fn write_parquet_path(
         writer.write(&batch?)?;
     }
     writer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+    use std::sync::mpsc::RecvTimeoutError;
+    use std::time::Duration;
+
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+
+    use super::{
+        Budget, LOOKAHEAD_BYTES, ParquetOptions, ParquetWriteOptions, TEST_LOOKAHEAD_BYTES,
+        read_parquet_path, write_parquet_path,
+    };
+    use crate::BatchStream;
+
+    /// Starts a thread reserving `bytes`; its answer arrives on the returned channel.
+    fn reserve_in_thread(budget: &Arc<Budget>, bytes: usize) -> std::sync::mpsc::Receiver<bool> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let budget = budget.clone();
+        std::thread::spawn(move || tx.send(budget.reserve(bytes)).unwrap());
+        rx
+    }
+
+    #[test]
+    fn the_lookahead_budget_waits_for_the_consumer_and_stops_when_it_goes() {
+        let budget = Arc::new(Budget::new(LOOKAHEAD_BYTES));
+        // One batch is always allowed, even beyond the budget.
+        assert!(budget.reserve(LOOKAHEAD_BYTES + 1));
+        budget.release(LOOKAHEAD_BYTES + 1);
+        assert!(budget.reserve(LOOKAHEAD_BYTES / 2));
+        assert!(budget.reserve(LOOKAHEAD_BYTES / 2));
+        // Full: the next batch waits until the consumer takes one.
+        let waiting = reserve_in_thread(&budget, 1);
+        assert_eq!(
+            waiting.recv_timeout(Duration::from_millis(100)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        budget.release(LOOKAHEAD_BYTES / 2);
+        assert_eq!(waiting.recv_timeout(Duration::from_secs(10)), Ok(true));
+        // Full again: closing wakes the waiting thread with `false`, and later reserves fail.
+        let waiting = reserve_in_thread(&budget, LOOKAHEAD_BYTES);
+        assert_eq!(
+            waiting.recv_timeout(Duration::from_millis(100)),
+            Err(RecvTimeoutError::Timeout)
+        );
+        budget.close();
+        assert_eq!(waiting.recv_timeout(Duration::from_secs(10)), Ok(false));
+        assert!(!budget.reserve(0));
+    }
+
+    #[test]
+    fn a_small_lookahead_budget_keeps_the_batches_and_their_order() {
+        let n = 12_345;
+        let id: ArrayRef = Arc::new(Int64Array::from_iter_values(0..n));
+        let name: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..n).map(|i| format!("row {i} {}", "x".repeat((i % 40) as usize))),
+        ));
+        let batch = RecordBatch::try_from_iter([("id", id), ("name", name)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("budget.parquet");
+        let stream = BatchStream::from_batches(batch.schema(), vec![batch]);
+        write_parquet_path(
+            &path,
+            stream,
+            &ParquetWriteOptions::default().with_row_group_size(1_000),
+        )
+        .unwrap();
+        let options = ParquetOptions::default().with_batch_size(100);
+        let read = |threads: usize| {
+            read_parquet_path(&path, &options.clone().with_threads(threads))
+                .unwrap()
+                .collect_batches()
+                .unwrap()
+        };
+        let sequential = read(1);
+        assert_eq!(sequential.len(), 124);
+        // One byte: every thread keeps a single batch ahead; a few batches' worth; unlimited.
+        for limit in [1, 20_000, usize::MAX] {
+            TEST_LOOKAHEAD_BYTES.set(Some(limit));
+            for threads in [2, 3, 5] {
+                assert_eq!(
+                    read(threads),
+                    sequential,
+                    "limit {limit}, threads {threads}"
+                );
+            }
+        }
+        TEST_LOOKAHEAD_BYTES.set(None);
+    }
 }
