@@ -50,7 +50,7 @@ use crate::transform::{CheckedStep, ColumnKind, FittedStep, ParamGuard, ParamsEr
 use crate::{BatchStream, Error, FeatureMatrix, Result};
 
 mod row;
-mod threads;
+pub(crate) mod threads;
 
 pub use row::RowValue;
 pub use threads::Threads;
@@ -396,6 +396,7 @@ impl CheckedPipeline {
                 WorkSet {
                     cols,
                     row_offset: 0,
+                    threads: 1,
                 },
             ));
         }
@@ -406,7 +407,13 @@ impl CheckedPipeline {
                 *i,
             )
         });
-        let group_threads = threads.for_rows(usize::try_from(rows).unwrap_or(usize::MAX));
+        let usable = threads.for_rows(usize::try_from(rows).unwrap_or(usize::MAX));
+        // Enough groups to keep every thread busy: a group per thread. Otherwise one group at a
+        // time, its steps sharing their columns among the threads.
+        let group_threads = if sets.len() >= usable { usable } else { 1 };
+        for (_, _, set) in &mut sets {
+            set.threads = if group_threads == 1 { usable } else { 1 };
+        }
         let mut fitted = fan_out(sets, group_threads, |(i, g, mut set)| {
             (i, fit_group(g, &mut set))
         })?;
@@ -612,7 +619,7 @@ impl FittedPipeline {
     /// 0-based within the batch.
     pub fn transform(&self, batch: &RecordBatch) -> Result<FeatureMatrix> {
         let mut data = Array2::zeros((batch.num_rows(), self.feature_names.len()));
-        self.transform_into(batch, 0, data.view_mut())?;
+        self.transform_into(batch, 0, data.view_mut(), None)?;
         Ok(FeatureMatrix {
             data,
             names: self.feature_names.clone(),
@@ -643,6 +650,7 @@ impl FittedPipeline {
         let mut stream = stream;
         let mut window: Vec<RecordBatch> = Vec::new();
         let mut window_rows = 0usize;
+        let pool = ScratchPool::default();
         loop {
             let (done, failed) = match stream.next() {
                 Some(Ok(batch)) => {
@@ -656,7 +664,7 @@ impl FittedPipeline {
                 None => (true, None),
             };
             if done || window_rows >= threads.count() * WINDOW_ROWS_PER_THREAD {
-                self.transform_window(&window, window_rows, rows, &mut buf, threads)?;
+                self.transform_window(&window, window_rows, rows, &mut buf, threads, &pool)?;
                 rows += window_rows;
                 window.clear();
                 window_rows = 0;
@@ -687,6 +695,7 @@ impl FittedPipeline {
         first_row: usize,
         buf: &mut Vec<f64>,
         threads: Threads,
+        pool: &ScratchPool,
     ) -> Result<()> {
         let ncols = self.feature_names.len();
         let start = buf.len();
@@ -726,7 +735,7 @@ impl FittedPipeline {
                 out = rest;
                 let view = ArrayViewMut2::from_shape((n, ncols), head)
                     .map_err(|e| Error::Incompatible(e.to_string()))?;
-                self.transform_into(&batch, row_offset, view)?;
+                self.transform_into(&batch, row_offset, view, Some(pool))?;
             }
             Ok(())
         })?;
@@ -740,7 +749,7 @@ impl FittedPipeline {
             let mut row = first_row as u64;
             for batch in window {
                 let mut scratch = Array2::zeros((batch.num_rows(), ncols));
-                self.transform_into(batch, row, scratch.view_mut())?;
+                self.transform_into(batch, row, scratch.view_mut(), None)?;
                 row = row.saturating_add(batch.num_rows() as u64);
             }
         }
@@ -760,6 +769,7 @@ impl FittedPipeline {
         batch: &RecordBatch,
         row_offset: u64,
         mut out: ArrayViewMut2<'_, f64>,
+        pool: Option<&ScratchPool>,
     ) -> Result<()> {
         let _span = tracing::debug_span!("pipeline_transform", rows = batch.num_rows(), row_offset)
             .entered();
@@ -776,7 +786,8 @@ impl FittedPipeline {
                 expect_kind(c, array.data_type(), kind)?;
                 cols.push(match kind {
                     ColumnKind::Numeric => {
-                        let mut values = Vec::with_capacity(n);
+                        let mut values = pool.map(ScratchPool::take).unwrap_or_default();
+                        values.reserve(n);
                         append_numeric(array, c, row_offset, &mut values)?;
                         WorkCol::Num {
                             name: c.clone(),
@@ -793,11 +804,18 @@ impl FittedPipeline {
                     }
                 });
             }
-            let mut set = WorkSet { cols, row_offset };
+            let mut set = WorkSet {
+                cols,
+                row_offset,
+                threads: 1,
+            };
             for step in &g.steps {
                 step.transform(&mut set)?;
             }
             offset = write_block(&set, &mut out, offset, g.feature_names.len())?;
+            if let Some(pool) = pool {
+                pool.give(set.cols);
+            }
         }
         for r in &self.remainder {
             let array = column(batch, r)?;
@@ -810,6 +828,7 @@ impl FittedPipeline {
                     values,
                 }],
                 row_offset,
+                threads: 1,
             };
             offset = write_block(&set, &mut out, offset, 1)?;
         }
@@ -832,6 +851,41 @@ impl FittedPipeline {
     /// rather than panicking.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         rmp_serde::from_slice(bytes).map_err(|e| Error::Serialization(e.to_string()))
+    }
+}
+
+/// Numeric working columns kept between the pieces of a window, so that transforming a stream
+/// does not allocate (and fault in) fresh column buffers for every batch.
+#[derive(Default)]
+struct ScratchPool(std::sync::Mutex<Vec<Vec<f64>>>);
+
+impl ScratchPool {
+    /// Most buffers kept.
+    const MAX: usize = 1024;
+
+    /// An empty buffer, reused when one is free.
+    fn take(&self) -> Vec<f64> {
+        let mut v = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_default();
+        v.clear();
+        v
+    }
+
+    /// Returns the numeric buffers of a finished group.
+    fn give(&self, cols: Vec<WorkCol<'_>>) {
+        if let Ok(mut p) = self.0.lock() {
+            for c in cols {
+                if let WorkCol::Num { values, .. } = c
+                    && p.len() < Self::MAX
+                {
+                    p.push(values);
+                }
+            }
+        }
     }
 }
 

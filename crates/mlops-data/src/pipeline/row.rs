@@ -139,6 +139,7 @@ impl FittedPipeline {
             let mut set = WorkSet {
                 cols,
                 row_offset: 0,
+                threads: 1,
             };
             for step in &g.steps {
                 step.transform(&mut set)?;
@@ -155,6 +156,7 @@ impl FittedPipeline {
             let set = WorkSet {
                 cols: vec![work_col(r, ColumnKind::Numeric, value)?],
                 row_offset: 0,
+                threads: 1,
             };
             offset = write_block(&set, &mut view, offset, 1)?;
         }

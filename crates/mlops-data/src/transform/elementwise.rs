@@ -163,6 +163,7 @@ mod tests {
                 values,
             }],
             row_offset: 7,
+            threads: 1,
         }
     }
 

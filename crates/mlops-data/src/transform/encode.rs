@@ -453,6 +453,7 @@ mod tests {
                 codes,
             }],
             row_offset: 100,
+            threads: 1,
         }
     }
 

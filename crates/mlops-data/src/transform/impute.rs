@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::work::{MISSING, WorkCol, WorkSet, kind_error};
 use super::{ColumnKind, ParamGuard, ParamsError, Sum, layout_error};
+use crate::pipeline::threads::fan_out;
 use crate::{Error, Result};
 
 /// How an imputer chooses the fill value of each column.
@@ -132,7 +133,9 @@ impl FittedImputer {
         if set.cols.len() != self.columns.len() {
             return Err(layout_error("imputer", self.columns.len(), set.cols.len()));
         }
-        for (col, fitted) in set.cols.iter_mut().zip(&self.columns) {
+        let threads = set.threads;
+        let work: Vec<_> = set.cols.iter_mut().zip(&self.columns).collect();
+        let results = fan_out(work, threads, |(col, fitted)| -> Result<()> {
             match (col, &fitted.fill) {
                 (WorkCol::Num { values, .. }, FillValue::Number(fill)) => {
                     let fill = *fill;
@@ -143,7 +146,7 @@ impl FittedImputer {
                 }
                 (WorkCol::Cat { dict, codes, .. }, FillValue::Text(fill)) => {
                     if !codes.contains(&MISSING) {
-                        continue;
+                        return Ok(());
                     }
                     let code = match dict.iter().position(|s| s.as_ref() == fill.as_str()) {
                         Some(c) => c,
@@ -178,8 +181,10 @@ impl FittedImputer {
                     ));
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })?;
+        // The first column's error, as when imputed one by one.
+        results.into_iter().collect()
     }
 }
 
@@ -187,12 +192,26 @@ impl ValidImputer {
     pub(crate) fn fit(&self, set: &mut WorkSet<'_>) -> Result<FittedImputer> {
         set.materialise_one_hot();
         let strategy = self.0.strategy;
+        // The numeric statistics (the costly part) share the columns among the threads.
+        let numeric = matches!(strategy, ImputeStrategy::Mean | ImputeStrategy::Median);
+        let cols: Vec<&WorkCol<'_>> = set.cols.iter().collect();
+        let mut stats = fan_out(cols, set.threads, |col| match col {
+            WorkCol::Num { name, values } if numeric => {
+                Some(numeric_statistic(name, strategy, values))
+            }
+            _ => None,
+        })?
+        .into_iter();
         let mut columns = Vec::with_capacity(set.cols.len());
         for col in &set.cols {
+            let stat = stats.next().flatten();
             let fill = match col {
                 WorkCol::Num { name, values } => FillValue::Number(match strategy {
                     ImputeStrategy::Constant => self.0.fill_number,
-                    _ => numeric_statistic(name, strategy, values)?,
+                    _ => match stat {
+                        Some(stat) => stat?,
+                        None => numeric_statistic(name, strategy, values)?,
+                    },
                 }),
                 WorkCol::Cat {
                     name, dict, codes, ..
@@ -336,6 +355,7 @@ mod tests {
                 values,
             }],
             row_offset: 0,
+            threads: 1,
         }
     }
 
@@ -347,6 +367,7 @@ mod tests {
                 codes,
             }],
             row_offset: 0,
+            threads: 1,
         }
     }
 

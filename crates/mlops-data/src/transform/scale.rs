@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::work::{WorkCol, WorkSet, kind_error};
 use super::{ColumnKind, ParamGuard, ParamsError, Sum, layout_error};
+use crate::pipeline::threads::fan_out;
 use crate::{Error, Result};
 
 /// The numeric columns of a set (one-hot blocks expanded); a categorical column is an error.
@@ -118,6 +119,7 @@ impl FittedStandardScaler {
     }
 
     pub(crate) fn transform(&self, set: &mut WorkSet<'_>) -> Result<()> {
+        let threads = set.threads;
         let cols = numeric_columns(set, "standard_scaler")?;
         if cols.len() != self.columns.len() {
             return Err(layout_error(
@@ -126,8 +128,10 @@ impl FittedStandardScaler {
                 cols.len(),
             ));
         }
-        for ((_, values), st) in cols.into_iter().zip(&self.columns) {
-            let mean = if self.with_mean { st.mean } else { 0.0 };
+        let with_mean = self.with_mean;
+        let work: Vec<_> = cols.into_iter().zip(&self.columns).collect();
+        fan_out(work, threads, |((_, values), st)| {
+            let mean = if with_mean { st.mean } else { 0.0 };
             let scale = st.scale;
             for v in values.iter_mut() {
                 // Branch-free: missing values keep their bits.
@@ -135,18 +139,21 @@ impl FittedStandardScaler {
                 let y = (x - mean) / scale;
                 *v = if x.is_nan() { x } else { y };
             }
-        }
+        })?;
         Ok(())
     }
 }
 
 impl ValidStandardScaler {
     pub(crate) fn fit(&self, set: &mut WorkSet<'_>) -> Result<FittedStandardScaler> {
+        let threads = set.threads;
         let cols = numeric_columns(set, "standard_scaler")?;
-        let mut columns = Vec::with_capacity(cols.len());
-        for (name, values) in cols {
-            let (mean, var, count) =
-                mean_var(values).ok_or_else(|| all_missing("standard_scaler", name))?;
+        let names: Vec<&str> = cols.iter().map(|(name, _)| *name).collect();
+        let values: Vec<&[f64]> = cols.iter().map(|(_, v)| v.as_slice()).collect();
+        let stats = fan_out(values, threads, mean_var)?;
+        let mut columns = Vec::with_capacity(names.len());
+        for (name, stat) in names.into_iter().zip(stats) {
+            let (mean, var, count) = stat.ok_or_else(|| all_missing("standard_scaler", name))?;
             let scale = if !self.0.with_std || is_constant(var, mean, count) {
                 1.0
             } else {
@@ -370,6 +377,7 @@ mod tests {
                 values,
             }],
             row_offset: 0,
+            threads: 1,
         }
     }
 
@@ -441,6 +449,7 @@ mod tests {
                 codes: vec![0],
             }],
             row_offset: 0,
+            threads: 1,
         };
         let e = StandardScalerParams::default()
             .check()

@@ -190,6 +190,7 @@ mod tests {
                 },
             ],
             row_offset: 0,
+            threads: 1,
         }
     }
 

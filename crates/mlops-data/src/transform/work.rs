@@ -89,6 +89,8 @@ pub(crate) struct WorkSet<'a> {
     pub(crate) cols: Vec<WorkCol<'a>>,
     /// Row number of the first row, for error messages.
     pub(crate) row_offset: u64,
+    /// Threads a step may share its columns among (each column by one thread).
+    pub(crate) threads: usize,
 }
 
 impl WorkSet<'_> {
