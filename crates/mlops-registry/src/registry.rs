@@ -158,6 +158,9 @@ pub struct Registry {
     rt: Option<tokio::runtime::Runtime>,
     /// The directory, when the store is the local file system opened by [`Registry::open`].
     local_root: Option<std::path::PathBuf>,
+    /// The same store, typed, when it is the local file system opened by [`Registry::open`]:
+    /// large blobs are written to it directly.
+    local: Option<blob::LocalFs>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -195,8 +198,11 @@ impl Registry {
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| Error::store("open", &Path::from(dir.to_string_lossy().as_ref()), e))?
             .with_fsync(opts.fsync);
-        let mut reg = Self::connect(Arc::new(store), opts)?;
+        let store = Arc::new(store);
+        let fsync = opts.fsync;
+        let mut reg = Self::connect(Arc::clone(&store) as Arc<dyn ObjectStore>, opts)?;
         reg.local_root = Some(dir.to_path_buf());
+        reg.local = Some(blob::LocalFs { fs: store, fsync });
         reg.refresh()?;
         Ok(reg)
     }
@@ -232,6 +238,7 @@ impl Registry {
             state: tokio::sync::Mutex::new(State::default()),
             rt: Some(rt),
             local_root: None,
+            local: None,
         })
     }
 
@@ -466,7 +473,8 @@ impl Registry {
             let model = name("model", model)?;
             metadata.validate()?;
             event::check_reason(reason)?;
-            let (blob, size) = blob::put_bytes(self.store.as_ref(), bundle).await?;
+            let (blob, size) =
+                blob::put_bytes_to(self.store.as_ref(), self.local.as_ref(), bundle).await?;
             self.register_blob(model, blob, size, metadata, reason)
                 .await
         })
