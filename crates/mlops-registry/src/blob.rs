@@ -156,6 +156,33 @@ impl LocalFs {
         piece: usize,
         sync_every: usize,
     ) -> Result<(ContentHash, u64)> {
+        let sync_every = self.fsync.then_some(sync_every);
+        self.staged(|file| {
+            let hash = write_hashing(file, bytes, piece.max(1), sync_every)?;
+            Ok((hash, bytes.len() as u64))
+        })
+    }
+
+    /// Like [`LocalFs::put`] for everything `reader` yields: this thread reads it in
+    /// `piece`-sized parts, which one helper thread hashes and another writes (a third syncs,
+    /// as in `put`), so reading, hashing and writing overlap; at most about six parts are held.
+    pub(crate) fn put_reader<R: Read>(
+        &self,
+        reader: R,
+        piece: usize,
+        sync_every: usize,
+    ) -> Result<(ContentHash, u64)> {
+        let sync_every = self.fsync.then_some(sync_every);
+        self.staged(|file| stream_hashing(file, reader, piece.max(1), sync_every))
+    }
+
+    /// Creates a staging file in `blobs/sha256/`, lets `write` fill it (and sync it) and return
+    /// the content hash, then renames it to that hash and syncs the directory. On any error the
+    /// staging file is removed and nothing is published.
+    fn staged(
+        &self,
+        write: impl FnOnce(&std::fs::File) -> Result<(ContentHash, u64)>,
+    ) -> Result<(ContentHash, u64)> {
         let dir_key = Path::from("blobs/sha256");
         let io = |op: &'static str, key: &Path, path: &std::path::Path, e: std::io::Error| {
             Error::store(
@@ -178,30 +205,123 @@ impl LocalFs {
             .create_new(true)
             .open(&staging)
             .map_err(|e| io("put", &dir_key, &staging, e))?;
-        let sync_every = self.fsync.then_some(sync_every);
-        let written = write_hashing(&file, bytes, piece.max(1), sync_every);
+        let written = write(&file);
         drop(file);
-        let published = written.and_then(|hash| {
+        let published = written.and_then(|(hash, size)| {
             let key = blob_key(&hash);
             let path = dir.join(hash.to_hex());
             std::fs::rename(&staging, &path).map_err(|e| io("put", &key, &path, e))?;
             if self.fsync {
                 sync_dir(&dir).map_err(|e| io("put", &key, &dir, e))?;
             }
-            Ok(hash)
+            Ok((hash, size))
         });
-        match published {
-            Ok(hash) => Ok((hash, bytes.len() as u64)),
-            Err(e) => {
-                if let Err(rm) = std::fs::remove_file(&staging)
-                    && rm.kind() != std::io::ErrorKind::NotFound
-                {
-                    tracing::debug!(path = %staging.display(), error = %rm, "could not delete a staging file");
-                }
-                Err(e)
-            }
+        if published.is_err()
+            && let Err(rm) = std::fs::remove_file(&staging)
+            && rm.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::debug!(path = %staging.display(), error = %rm, "could not delete a staging file");
         }
+        published
     }
+}
+
+/// Reads `reader` to its end in `piece`-sized parts on this thread while one helper thread
+/// hashes the parts and another writes them to `file` (syncing as in [`write_hashing`]).
+/// Returns the hash and the number of bytes.
+fn stream_hashing<R: Read>(
+    file: &std::fs::File,
+    mut reader: R,
+    piece: usize,
+    sync_every: Option<usize>,
+) -> Result<(ContentHash, u64)> {
+    let io = |op: &'static str| move |source: std::io::Error| Error::Io { op, source };
+    let sync_every = sync_every.map(|n| n.max(1));
+    std::thread::scope(|scope| -> Result<(ContentHash, u64)> {
+        let (to_hasher, for_hasher) = std::sync::mpsc::sync_channel::<Bytes>(2);
+        let hashing = std::thread::Builder::new()
+            .name("mlops-registry-hash".into())
+            .spawn_scoped(scope, move || {
+                let mut hasher = Sha256Stream::new();
+                for part in for_hasher {
+                    hasher.update(&part);
+                }
+                hasher.finish()
+            })
+            .map_err(io("starting the hashing thread"))?;
+        let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
+        let syncing = match sync_every {
+            Some(_) => Some(
+                std::thread::Builder::new()
+                    .name("mlops-registry-sync".into())
+                    .spawn_scoped(scope, move || -> std::io::Result<()> {
+                        for () in kicks {
+                            file.sync_data()?;
+                        }
+                        Ok(())
+                    })
+                    .map_err(io("starting the sync thread"))?,
+            ),
+            None => {
+                drop(kicks);
+                None
+            }
+        };
+        let (to_writer, for_writer) = std::sync::mpsc::sync_channel::<Bytes>(2);
+        let writing = std::thread::Builder::new()
+            .name("mlops-registry-write".into())
+            .spawn_scoped(scope, move || -> std::io::Result<u64> {
+                let (mut total, mut unsynced) = (0u64, 0usize);
+                for part in for_writer {
+                    (&*file).write_all(&part)?;
+                    total += part.len() as u64;
+                    unsynced += part.len();
+                    if sync_every.is_some_and(|n| unsynced >= n) {
+                        unsynced = 0;
+                        // Full: a sync is already pending and will cover these bytes too.
+                        let _ = kick.try_send(());
+                    }
+                }
+                Ok(total)
+            })
+            .map_err(io("starting the writing thread"))?;
+        let read = (|| -> Result<()> {
+            loop {
+                let part = Bytes::from(read_up_to(&mut reader, piece)?);
+                if part.is_empty() {
+                    return Ok(());
+                }
+                let last = part.len() < piece;
+                if to_hasher.send(part.clone()).is_err() || to_writer.send(part).is_err() {
+                    return Ok(()); // the writer failed: its error is reported below
+                }
+                if last {
+                    return Ok(());
+                }
+            }
+        })();
+        drop(to_hasher);
+        drop(to_writer);
+        let written = writing.join().map_err(|_| Error::Internal {
+            reason: "writing thread panicked",
+        })?;
+        let synced = match syncing {
+            Some(h) => h.join().map_err(|_| Error::Internal {
+                reason: "sync thread panicked",
+            })?,
+            None => Ok(()),
+        };
+        let hash = hashing.join().map_err(|_| Error::Internal {
+            reason: "hashing thread panicked",
+        })?;
+        read?;
+        let size = written.map_err(io("writing a blob"))?;
+        synced.map_err(io("syncing a blob"))?;
+        if sync_every.is_some() {
+            file.sync_all().map_err(io("syncing a blob"))?;
+        }
+        Ok((hash, size))
+    })
 }
 
 /// Writes `bytes` to `file` in `piece`-sized writes while a helper thread hashes them. With
@@ -304,6 +424,25 @@ fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())
+}
+
+/// Streams a reader into the store: on a local store straight to the file system in
+/// `chunk`-sized parts ([`LocalFs::put_reader`]) once it holds at least [`OVERLAP_AT`] bytes,
+/// otherwise like [`put_reader`].
+pub(crate) async fn put_reader_to<R: Read + Send>(
+    store: &dyn ObjectStore,
+    local: Option<&LocalFs>,
+    mut reader: R,
+    chunk: usize,
+) -> Result<(ContentHash, u64)> {
+    let Some(local) = local else {
+        return put_reader(store, reader, chunk).await;
+    };
+    let first = read_up_to(&mut reader, OVERLAP_AT)?;
+    if first.len() < OVERLAP_AT {
+        return put_bytes(store, Bytes::from(first)).await;
+    }
+    local.put_reader(std::io::Read::chain(&first[..], reader), chunk, SYNC_EVERY)
 }
 
 /// Streams a reader into the store in `chunk`-sized parts while hashing it. Each part is read
@@ -749,6 +888,62 @@ mod tests {
                 assert!(stored == bytes, "{size} fsync={fsync}");
                 assert_eq!(names(dir.path()), vec![hash.to_hex()], "{size}");
             }
+        }
+    }
+
+    #[test]
+    fn local_put_reader_at_piece_and_sync_boundaries() {
+        for fsync in [false, true] {
+            for size in SIZES {
+                let dir = tempfile::tempdir().unwrap();
+                let store = local(dir.path(), fsync);
+                let bytes = data(size, 9);
+                let (hash, len) = store.put_reader(&bytes[..], PIECE, 2 * PIECE).unwrap();
+                assert_eq!((hash, len), (hash_bytes(&bytes), size as u64), "{size}");
+                let stored = std::fs::read(blob_dir(dir.path()).join(hash.to_hex())).unwrap();
+                assert!(stored == bytes, "{size} fsync={fsync}");
+                assert_eq!(names(dir.path()), vec![hash.to_hex()], "{size}");
+            }
+        }
+    }
+
+    /// Yields `ok` bytes, then fails.
+    struct FailingAfter(usize);
+    impl Read for FailingAfter {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.0).min(700);
+            buf[..n].fill(7);
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn local_put_reader_failure_publishes_nothing() {
+        for ok in [0, 1, PIECE, 5 * PIECE + 3] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = local(dir.path(), true);
+            let err = store
+                .put_reader(FailingAfter(ok), PIECE, 2 * PIECE)
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::Io {
+                        op: "reading the artifact",
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert!(
+                names(dir.path()).is_empty(),
+                "{ok}: {:?}",
+                names(dir.path())
+            );
         }
     }
 

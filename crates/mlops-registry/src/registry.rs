@@ -493,9 +493,14 @@ impl Registry {
             let model = name("model", model)?;
             metadata.validate()?;
             event::check_reason(reason)?;
-            let (blob, size) = blob::put_reader(self.store.as_ref(), bundle, self.opts.chunk_size)
-                .instrument(tracing::debug_span!("upload_artifact", model = %model))
-                .await?;
+            let (blob, size) = blob::put_reader_to(
+                self.store.as_ref(),
+                self.local.as_ref(),
+                bundle,
+                self.opts.chunk_size,
+            )
+            .instrument(tracing::debug_span!("upload_artifact", model = %model))
+            .await?;
             self.register_blob(model, blob, size, metadata, reason)
                 .await
         })
@@ -1051,9 +1056,14 @@ impl Registry {
                 }
                 return Ok(d);
             }
-            let (blob, size) = blob::put_reader(self.store.as_ref(), file, self.opts.chunk_size)
-                .instrument(tracing::debug_span!("upload_dataset"))
-                .await?;
+            let (blob, size) = blob::put_reader_to(
+                self.store.as_ref(),
+                self.local.as_ref(),
+                file,
+                self.opts.chunk_size,
+            )
+            .instrument(tracing::debug_span!("upload_dataset"))
+            .await?;
             let mut existing = None;
             let appended = self
                 .append(reason, |st| {

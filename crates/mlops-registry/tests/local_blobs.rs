@@ -177,3 +177,59 @@ fn concurrent_registrations_of_the_same_large_content() {
     );
     assert!(reg.verify().unwrap().is_ok());
 }
+
+/// Reads `ok` bytes of a pattern, then fails.
+struct FailingAfter(usize);
+impl std::io::Read for FailingAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = buf.len().min(self.0);
+        buf[..n].fill(0x5a);
+        self.0 -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn large_files_and_readers_stream_straight_to_the_blob_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::open_with(
+        dir.path().join("reg"),
+        RegistryOptions::default().with_chunk_size(3 << 20),
+    )
+    .unwrap();
+    let blobs = dir.path().join("reg").join("blobs").join("sha256");
+    for size in [(16 << 20) - 1, 16 << 20, SIZE, (16 << 20) + (3 << 20)] {
+        let bytes = data(size, 4);
+        let path = dir.path().join("artifact.bin");
+        std::fs::write(&path, &bytes).unwrap();
+        let v = reg
+            .register_file("big", &path, ModelMetadata::default(), "")
+            .unwrap();
+        assert_eq!((v.blob, v.size), (hash_bytes(&bytes), size as u64));
+        let w = reg
+            .register_reader("big", &bytes[..], ModelMetadata::default(), "")
+            .unwrap();
+        assert_eq!(w.blob, v.blob);
+        assert!(reg.load("big", VersionRef::Latest).unwrap().1[..] == bytes[..]);
+        assert!(entries(&blobs).contains(&v.blob.to_hex()));
+        assert!(
+            entries(&blobs).iter().all(|n| !n.contains('#')),
+            "{:?}",
+            entries(&blobs)
+        );
+    }
+    // Only the under-16 MiB one went through object_store (which stages under tmp/ for
+    // readers of more than one chunk and cleans up after itself).
+    assert!(entries(&dir.path().join("reg").join("tmp")).is_empty());
+    let before = entries(&blobs);
+    let err = reg
+        .register_reader("big", FailingAfter(SIZE), ModelMetadata::default(), "")
+        .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert_eq!(entries(&blobs), before);
+    assert_eq!(reg.versions("big").unwrap().len(), 8);
+    assert!(reg.verify().unwrap().is_ok());
+}
