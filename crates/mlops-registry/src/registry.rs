@@ -40,7 +40,10 @@ pub struct RegistryOptions {
     /// acknowledged (crash durability). Default `true`.
     pub fsync: bool,
     /// Artifacts read from a reader are uploaded in parts of this many bytes (at least 5 MiB
-    /// for S3). Inputs shorter than one part are written in a single request. Default 8 MiB.
+    /// for S3). Inputs shorter than one part are written in a single request. On a local
+    /// store ([`Registry::open`]) inputs are read in parts of this size too, those under
+    /// 16 MiB written in one request and larger ones streamed straight to their file.
+    /// Default 8 MiB.
     pub chunk_size: usize,
     /// How many times an append may lose the race for the next log slot before giving up with
     /// [`Error::Contention`]. Default 100 000.
@@ -481,7 +484,8 @@ impl Registry {
     }
 
     /// Registers a new version of `model`, streaming the bundle from a reader: it is hashed and
-    /// uploaded in parts of [`RegistryOptions::chunk_size`] bytes, never held whole in memory.
+    /// uploaded in parts of [`RegistryOptions::chunk_size`] bytes, never held whole in memory
+    /// (on a local store, bundles under 16 MiB are held whole and written in one request).
     pub fn register_reader<R: Read + Send>(
         &self,
         model: &str,
