@@ -183,6 +183,7 @@ impl LocalFs {
         &self,
         write: impl FnOnce(&std::fs::File) -> Result<(ContentHash, u64)>,
     ) -> Result<(ContentHash, u64)> {
+        let _span = tracing::debug_span!("write_local_blob", fsync = self.fsync).entered();
         let dir_key = Path::from("blobs/sha256");
         let io = |op: &'static str, key: &Path, path: &std::path::Path, e: std::io::Error| {
             Error::store(
