@@ -158,8 +158,9 @@ fn bench_open_10k(c: &mut Criterion) {
     g.finish();
 }
 
-/// A 256 MiB artifact on the local store, default options (fsync on): registered from memory,
-/// registered from a file, loaded into memory and streamed to a sink, every read verified. On
+/// A 256 MiB artifact on the local store, default options (fsync on): registered from memory
+/// (the same bytes again, replacing the stored blob, and new bytes each time), registered from
+/// a file, loaded into memory and streamed to a sink, every read verified. On
 /// the disk (`disk_*`, the writes are bound by the device: each put is made durable) and, where
 /// `/dev/shm` exists, on tmpfs (`tmpfs_*`: what the code costs without the device).
 fn bench_blob_256mib(c: &mut Criterion) {
@@ -186,6 +187,33 @@ fn bench_blob_256mib(c: &mut Criterion) {
         g.bench_function(format!("{place}_put_register"), |b| {
             b.iter(|| reg.register("big", data.clone(), meta(), "bench").unwrap())
         });
+        // New content every iteration (the first 8 bytes count up), the previous one deleted
+        // outside the timing: a put that creates its blob rather than replacing an identical one.
+        let last = std::cell::RefCell::new(None::<std::path::PathBuf>);
+        let mut n = 0u64;
+        g.bench_function(format!("{place}_put_register_new_content"), |b| {
+            b.iter_batched(
+                || {
+                    if let Some(path) = last.borrow_mut().take() {
+                        std::fs::remove_file(path).unwrap();
+                    }
+                    n += 1;
+                    let mut fresh = data.to_vec();
+                    fresh[..8].copy_from_slice(&n.to_le_bytes());
+                    Bytes::from(fresh)
+                },
+                |fresh| {
+                    let v = reg.register("fresh", fresh, meta(), "bench").unwrap();
+                    let path = dir.path().join("blobs/sha256").join(v.blob.to_hex());
+                    *last.borrow_mut() = Some(path);
+                    v
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        if let Some(path) = last.borrow_mut().take() {
+            std::fs::remove_file(path).unwrap();
+        }
         let file = dir.path().join("artifact.bin");
         std::fs::write(&file, &data).unwrap();
         g.bench_function(format!("{place}_put_register_file"), |b| {

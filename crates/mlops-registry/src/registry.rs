@@ -40,7 +40,10 @@ pub struct RegistryOptions {
     /// acknowledged (crash durability). Default `true`.
     pub fsync: bool,
     /// Artifacts read from a reader are uploaded in parts of this many bytes (at least 5 MiB
-    /// for S3). Inputs shorter than one part are written in a single request. Default 8 MiB.
+    /// for S3). Inputs shorter than one part are written in a single request. On a local
+    /// store ([`Registry::open`]) inputs are read in parts of this size too, those under
+    /// 16 MiB written in one request and larger ones streamed straight to their file.
+    /// Default 8 MiB.
     pub chunk_size: usize,
     /// How many times an append may lose the race for the next log slot before giving up with
     /// [`Error::Contention`]. Default 100 000.
@@ -158,6 +161,9 @@ pub struct Registry {
     rt: Option<tokio::runtime::Runtime>,
     /// The directory, when the store is the local file system opened by [`Registry::open`].
     local_root: Option<std::path::PathBuf>,
+    /// The same store, typed, when it is the local file system opened by [`Registry::open`]:
+    /// large blobs are written to it directly.
+    local: Option<blob::LocalFs>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -195,8 +201,11 @@ impl Registry {
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| Error::store("open", &Path::from(dir.to_string_lossy().as_ref()), e))?
             .with_fsync(opts.fsync);
-        let mut reg = Self::connect(Arc::new(store), opts)?;
+        let store = Arc::new(store);
+        let fsync = opts.fsync;
+        let mut reg = Self::connect(Arc::clone(&store) as Arc<dyn ObjectStore>, opts)?;
         reg.local_root = Some(dir.to_path_buf());
+        reg.local = Some(blob::LocalFs { fs: store, fsync });
         reg.refresh()?;
         Ok(reg)
     }
@@ -232,6 +241,7 @@ impl Registry {
             state: tokio::sync::Mutex::new(State::default()),
             rt: Some(rt),
             local_root: None,
+            local: None,
         })
     }
 
@@ -466,14 +476,16 @@ impl Registry {
             let model = name("model", model)?;
             metadata.validate()?;
             event::check_reason(reason)?;
-            let (blob, size) = blob::put_bytes(self.store.as_ref(), bundle).await?;
+            let (blob, size) =
+                blob::put_bytes_to(self.store.as_ref(), self.local.as_ref(), bundle).await?;
             self.register_blob(model, blob, size, metadata, reason)
                 .await
         })
     }
 
     /// Registers a new version of `model`, streaming the bundle from a reader: it is hashed and
-    /// uploaded in parts of [`RegistryOptions::chunk_size`] bytes, never held whole in memory.
+    /// uploaded in parts of [`RegistryOptions::chunk_size`] bytes, never held whole in memory
+    /// (on a local store, bundles under 16 MiB are held whole and written in one request).
     pub fn register_reader<R: Read + Send>(
         &self,
         model: &str,
@@ -485,9 +497,14 @@ impl Registry {
             let model = name("model", model)?;
             metadata.validate()?;
             event::check_reason(reason)?;
-            let (blob, size) = blob::put_reader(self.store.as_ref(), bundle, self.opts.chunk_size)
-                .instrument(tracing::debug_span!("upload_artifact", model = %model))
-                .await?;
+            let (blob, size) = blob::put_reader_to(
+                self.store.as_ref(),
+                self.local.as_ref(),
+                bundle,
+                self.opts.chunk_size,
+            )
+            .instrument(tracing::debug_span!("upload_artifact", model = %model))
+            .await?;
             self.register_blob(model, blob, size, metadata, reason)
                 .await
         })
@@ -1043,9 +1060,14 @@ impl Registry {
                 }
                 return Ok(d);
             }
-            let (blob, size) = blob::put_reader(self.store.as_ref(), file, self.opts.chunk_size)
-                .instrument(tracing::debug_span!("upload_dataset"))
-                .await?;
+            let (blob, size) = blob::put_reader_to(
+                self.store.as_ref(),
+                self.local.as_ref(),
+                file,
+                self.opts.chunk_size,
+            )
+            .instrument(tracing::debug_span!("upload_dataset"))
+            .await?;
             let mut existing = None;
             let appended = self
                 .append(reason, |st| {
