@@ -38,6 +38,7 @@ pub mod transform;
 
 pub use error::{Error, Result};
 pub use matrix::FeatureMatrix;
+pub use pipeline::Threads;
 pub use stream::BatchStream;
 
 /// Re-exported Arrow types that appear in this crate's public API.

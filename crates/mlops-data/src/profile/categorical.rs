@@ -107,16 +107,49 @@ impl CategoricalStats {
         v
     }
 
-    fn add_batch_counts<'a>(&mut self, local: impl IntoIterator<Item = (&'a str, u64)>) {
+    /// Adds a batch's folded counts. When the new categories would take the map past `working`
+    /// (so that [`prune`](Self::prune) would cut it to `cap` right after), the merge and the cut
+    /// happen in one step on a vector: the same result, without inserting thousands of
+    /// categories into the map only to drop them (a column of unique ids).
+    fn add_batch_counts<'a>(
+        &mut self,
+        local: impl IntoIterator<Item = (&'a str, u64)>,
+        working: usize,
+        cap: usize,
+    ) {
+        let mut new: Vec<(&'a str, u64)> = Vec::new();
         for (s, c) in local {
             self.count += c;
             match self.counts.get_mut(s) {
                 Some(v) => *v += c,
-                None => {
-                    self.counts.insert(s.to_owned(), c);
-                }
+                None => new.push((s, c)),
             }
         }
+        let merged = self.counts.len() + new.len();
+        if merged <= working || merged <= cap {
+            for (s, c) in new {
+                self.counts.insert(s.to_owned(), c);
+            }
+            return;
+        }
+        // What note_distinct, then prune (cap), would do to the merged map.
+        self.distinct = self.distinct.max(merged as u64);
+        let mut entries: Vec<(&str, u64)> = self
+            .counts
+            .iter()
+            .map(|(k, &c)| (k.as_str(), c))
+            .chain(new)
+            .collect();
+        let order = |a: &(&str, u64), b: &(&str, u64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0));
+        if cap < entries.len() {
+            entries.select_nth_unstable_by(cap, order);
+        }
+        let (kept, rest) = entries.split_at(cap.min(entries.len()));
+        self.other += rest.iter().map(|(_, c)| c).sum::<u64>();
+        let kept: BTreeMap<String, u64> = kept.iter().map(|&(k, c)| (k.to_owned(), c)).collect();
+        self.counts = kept;
+        self.counts_exact = false;
+        self.distinct_exact = false;
     }
 
     /// Keeps the `cap` most frequent categories (ties by name), moving the rest into `other`.
@@ -163,11 +196,13 @@ impl CategoricalStats {
                 let t = b.true_count() as u64;
                 let f = b.len() as u64 - nulls - t;
                 let local = [("false", f), ("true", t)];
-                self.add_batch_counts(local.into_iter().filter(|(_, c)| *c > 0));
+                self.add_batch_counts(local.into_iter().filter(|(_, c)| *c > 0), working, cap);
             }
-            DataType::Utf8 => self.add_strings(array.as_string::<i32>().iter()),
-            DataType::LargeUtf8 => self.add_strings(array.as_string::<i64>().iter()),
-            DataType::Utf8View => self.add_strings(array.as_string_view().iter()),
+            DataType::Utf8 => self.add_strings(array.as_string::<i32>().iter(), working, cap),
+            DataType::LargeUtf8 => {
+                self.add_strings(array.as_string::<i64>().iter(), working, cap);
+            }
+            DataType::Utf8View => self.add_strings(array.as_string_view().iter(), working, cap),
             DataType::Dictionary(_, v) if is_string(v) => {
                 let Some(dict) = array.as_any_dictionary_opt() else {
                     return Err(type_error(column, array.data_type()));
@@ -198,15 +233,15 @@ impl CategoricalStats {
                 match v.data_type() {
                     DataType::Utf8 => {
                         let s = v.as_string::<i32>();
-                        self.add_dict_counts(used.map(|(i, &c)| (s.value(i), c)));
+                        self.add_dict_counts(used.map(|(i, &c)| (s.value(i), c)), working, cap);
                     }
                     DataType::LargeUtf8 => {
                         let s = v.as_string::<i64>();
-                        self.add_dict_counts(used.map(|(i, &c)| (s.value(i), c)));
+                        self.add_dict_counts(used.map(|(i, &c)| (s.value(i), c)), working, cap);
                     }
                     DataType::Utf8View => {
                         let s = v.as_string_view();
-                        self.add_dict_counts(used.map(|(i, &c)| (s.value(i), c)));
+                        self.add_dict_counts(used.map(|(i, &c)| (s.value(i), c)), working, cap);
                     }
                     _ => return Err(type_error(column, array.data_type())),
                 }
@@ -219,22 +254,32 @@ impl CategoricalStats {
         Ok(())
     }
 
-    fn add_strings<'a>(&mut self, values: impl Iterator<Item = Option<&'a str>>) {
+    fn add_strings<'a>(
+        &mut self,
+        values: impl Iterator<Item = Option<&'a str>>,
+        working: usize,
+        cap: usize,
+    ) {
         let mut local: HashMap<&str, u64> = HashMap::new();
         for s in values.flatten() {
             *local.entry(s).or_insert(0) += 1;
         }
         // Folding the whole batch before pruning makes the result independent of hash order.
-        self.add_batch_counts(local);
+        self.add_batch_counts(local, working, cap);
     }
 
-    fn add_dict_counts<'a>(&mut self, values: impl Iterator<Item = (&'a str, u64)>) {
+    fn add_dict_counts<'a>(
+        &mut self,
+        values: impl Iterator<Item = (&'a str, u64)>,
+        working: usize,
+        cap: usize,
+    ) {
         // A dictionary may repeat a value under several keys; fold them like any batch.
         let mut local: HashMap<&str, u64> = HashMap::new();
         for (s, c) in values {
             *local.entry(s).or_insert(0) += c;
         }
-        self.add_batch_counts(local);
+        self.add_batch_counts(local, working, cap);
     }
 
     /// Merges `other` into `self`, then keeps the `cap` most frequent categories.
@@ -327,5 +372,66 @@ impl TryFrom<CategoricalRepr> for CategoricalStats {
             distinct_exact: r.distinct_exact,
             counts_exact: r.counts_exact,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use arrow_array::StringArray;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+
+    /// The update before the fused merge-and-cut: insert every new category, then prune.
+    fn reference_update(
+        st: &mut CategoricalStats,
+        batch: &[Option<String>],
+        working: usize,
+        cap: usize,
+    ) {
+        let mut local: HashMap<&str, u64> = HashMap::new();
+        for s in batch.iter().flatten() {
+            *local.entry(s.as_str()).or_insert(0) += 1;
+        }
+        for (s, c) in local {
+            st.count += c;
+            match st.counts.get_mut(s) {
+                Some(v) => *v += c,
+                None => {
+                    st.counts.insert(s.to_owned(), c);
+                }
+            }
+        }
+        st.nulls += batch.iter().filter(|s| s.is_none()).count() as u64;
+        st.note_distinct();
+        st.prune(working, cap);
+    }
+
+    #[test]
+    fn fused_merge_and_cut_equals_insert_then_prune() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for case in 0..60 {
+            let working = [4, 16, 64, 1024][case % 4];
+            let cap = [1, 3, working / 2, working][case % 3 + usize::from(case % 5 == 0)];
+            let names = [10usize, 100, 3000, 100_000][case % 4];
+            let mut fused = CategoricalStats::default();
+            let mut reference = CategoricalStats::default();
+            for _ in 0..rng.gen_range(1..12) {
+                let len = rng.gen_range(0..2000);
+                let batch: Vec<Option<String>> = (0..len)
+                    .map(|_| {
+                        // Skewed: small names are frequent, so counts tie and differ.
+                        let r: f64 = rng.r#gen();
+                        (r > 0.03).then(|| format!("c{}", ((r * r * r) * names as f64) as usize))
+                    })
+                    .collect();
+                reference_update(&mut reference, &batch, working, cap);
+                let array = StringArray::from(batch.clone());
+                fused.update(&array, "c", working, cap).unwrap();
+                assert_eq!(fused, reference, "case {case}");
+            }
+        }
     }
 }

@@ -56,6 +56,8 @@ pub use categorical::CategoricalStats;
 pub use numeric::NumericStats;
 pub use sketch::{DEFAULT_SKETCH_K, MAX_SKETCH_K, MIN_SKETCH_K, QuantileSketch, SketchView};
 
+use crate::pipeline::Threads;
+use crate::pipeline::threads::fan_out;
 use crate::{BatchStream, Error, Result};
 
 /// The default cap on tracked categories per column.
@@ -385,6 +387,68 @@ impl ProfileBuilder {
         Ok(())
     }
 
+    /// Adds a window of batches with the columns shared among `threads` threads (each column by
+    /// one thread, batches in order). On error the builder is left part-way and must be dropped.
+    fn update_window(&mut self, window: &[RecordBatch], threads: usize) -> Result<()> {
+        if threads <= 1 || self.columns.len() <= 1 {
+            for batch in window {
+                self.update(batch)?;
+            }
+            return Ok(());
+        }
+        // Schemas first, in order: a mismatching batch ends the window there.
+        let good = window
+            .iter()
+            .position(|b| {
+                let bs = b.schema();
+                !(bs.fields().len() == self.schema.fields().len()
+                    && bs
+                        .fields()
+                        .iter()
+                        .zip(self.schema.fields())
+                        .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type()))
+            })
+            .unwrap_or(window.len());
+        let (ok, rest) = window.split_at(good);
+        let options = self.options;
+        let parts = threads.min(self.columns.len());
+        let mut lists: Vec<Vec<(usize, &mut ColumnProfile)>> =
+            (0..parts).map(|_| Vec::new()).collect();
+        for (i, col) in self.columns.iter_mut().enumerate() {
+            if let Some(list) = lists.get_mut(i % parts) {
+                list.push((i, col));
+            }
+        }
+        let failures = fan_out(lists, parts, |mut list| {
+            for (bi, batch) in ok.iter().enumerate() {
+                for (ci, col) in &mut list {
+                    let updated = match batch.columns().get(*ci) {
+                        Some(array) => col.update(array.as_ref(), &options),
+                        None => Err(Error::Incompatible(format!(
+                            "internal: batch has no column {ci}"
+                        ))),
+                    };
+                    if let Err(e) = updated {
+                        return Some((bi, *ci, e));
+                    }
+                }
+            }
+            None
+        })?;
+        if let Some((_, _, e)) = failures
+            .into_iter()
+            .flatten()
+            .min_by_key(|(b, c, _)| (*b, *c))
+        {
+            return Err(e);
+        }
+        self.rows += ok.iter().map(|b| b.num_rows() as u64).sum::<u64>();
+        match rest.first() {
+            Some(batch) => self.update(batch),
+            None => Ok(()),
+        }
+    }
+
     /// The profile of everything seen so far, without consuming the builder.
     pub fn profile(&self) -> Profile {
         self.clone().finish()
@@ -416,16 +480,55 @@ pub fn profile_batch(batch: &RecordBatch, options: &ProfileOptions) -> Result<Pr
 }
 
 /// Profiles a stream batch by batch, in memory bounded by the batch size plus the (bounded)
-/// profile state.
+/// profile state. Uses [`Threads::AllCores`]; see [`profile_stream_with`].
 ///
 /// # Errors
 /// [`Error::InvalidParam`] for invalid options; any error of the stream;
 /// [`Error::SchemaMismatch`] for a batch whose fields differ from the stream's schema.
 pub fn profile_stream(stream: BatchStream, options: &ProfileOptions) -> Result<Profile> {
+    profile_stream_with(stream, options, Threads::default())
+}
+
+/// Rows gathered per thread before a window of batches is profiled.
+const WINDOW_ROWS_PER_THREAD: usize = 65_536;
+
+/// [`profile_stream`] with `threads`: batches are gathered into windows of up to 65,536 rows per
+/// thread and each thread profiles whole columns of the window, batch after batch, so the profile
+/// is bit-identical for any thread count (memory: the window's batches on top of the profile).
+///
+/// # Errors
+/// As [`profile_stream`]; with several errors, the one a single-threaded pass meets first.
+pub fn profile_stream_with(
+    stream: BatchStream,
+    options: &ProfileOptions,
+    threads: Threads,
+) -> Result<Profile> {
     let _span = tracing::debug_span!("profile_stream").entered();
     let mut b = ProfileBuilder::new(stream.schema(), options)?;
-    for batch in stream {
-        b.update(&batch?)?;
+    let mut stream = stream;
+    let mut window: Vec<RecordBatch> = Vec::new();
+    let mut window_rows = 0usize;
+    loop {
+        let (done, failed) = match stream.next() {
+            Some(Ok(batch)) => {
+                window_rows = window_rows.saturating_add(batch.num_rows());
+                window.push(batch);
+                (false, None)
+            }
+            Some(Err(e)) => (true, Some(e)),
+            None => (true, None),
+        };
+        if done || window_rows >= threads.count() * WINDOW_ROWS_PER_THREAD {
+            b.update_window(&window, threads.for_rows(window_rows))?;
+            window.clear();
+            window_rows = 0;
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if done {
+            break;
+        }
     }
     tracing::debug!(rows = b.rows(), "profiled");
     Ok(b.finish())

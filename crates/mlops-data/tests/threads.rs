@@ -1,12 +1,14 @@
-//! `Pipeline::fit_with` / `FittedPipeline::transform_stream_with`: any thread count gives a
-//! bit-identical fitted pipeline and matrix, and the same error as one thread (the one a
-//! single-threaded pass meets first), on inputs large enough for the threads to be used.
+//! `Pipeline::fit_with` / `FittedPipeline::transform_stream_with` / `profile_stream_with`: any
+//! thread count gives a bit-identical fitted pipeline, matrix and profile, and the same error as
+//! one thread (the one a single-threaded pass meets first), on inputs large enough for the
+//! threads to be used.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use mlops_data::pipeline::{FittedPipeline, Pipeline, Remainder, Threads};
+use mlops_data::profile::{ProfileOptions, profile_stream, profile_stream_with};
 use mlops_data::synth::{self, ChurnConfig, ChurnGenerator};
 use mlops_data::transform::{ImputeStrategy, OrdinalUnknown, Step, UnknownCategory};
 use mlops_data::{BatchStream, Error};
@@ -269,4 +271,51 @@ fn thread_counts() {
     let all = Threads::AllCores.count();
     assert!((1..=8).contains(&all));
     assert_eq!(Threads::default(), Threads::AllCores);
+}
+
+#[test]
+fn any_thread_count_profiles_bit_identically() {
+    let data = churn(300_000, 7, 0.05);
+    let batches = cut(&data, &[40_000, 9_999, 1]);
+    let options = ProfileOptions::default();
+    let one = profile_stream_with(stream(&batches), &options, Threads::ONE).unwrap();
+    assert_eq!(one.rows(), 300_000);
+    let want = rmp_serde::to_vec_named(&one).unwrap();
+    for t in THREADS {
+        let p = profile_stream_with(stream(&batches), &options, Threads::fixed(t)).unwrap();
+        assert_eq!(p, one, "{t} threads");
+        assert_eq!(rmp_serde::to_vec_named(&p).unwrap(), want, "{t} threads");
+    }
+    assert_eq!(profile_stream(stream(&batches), &options).unwrap(), one);
+}
+
+#[test]
+fn profile_errors_match_one_thread() {
+    let data = churn(200_000, 8, 0.0);
+    let mut batches = cut(&data, &[50_000]);
+    // A batch with a different schema in the middle of a window.
+    let idx = data.schema().index_of("plan").unwrap();
+    let mut fields: Vec<arrow_schema::Field> = data
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[idx] = arrow_schema::Field::new("plan", arrow_schema::DataType::Float64, true);
+    let mut cols = batches[2].columns().to_vec();
+    cols[idx] = Arc::new(Float64Array::from(vec![1.0; 50_000]));
+    batches[2] = RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), cols).unwrap();
+    let batches: Vec<RecordBatch> = batches;
+    let make = |bs: &[RecordBatch]| {
+        let schema = bs[0].schema();
+        let items: Vec<mlops_data::Result<RecordBatch>> = bs.iter().cloned().map(Ok).collect();
+        BatchStream::new(schema, items.into_iter())
+    };
+    let options = ProfileOptions::default();
+    let one = profile_stream_with(make(&batches), &options, Threads::ONE).unwrap_err();
+    assert!(matches!(one, Error::SchemaMismatch { .. }), "{one:?}");
+    for t in THREADS {
+        let err = profile_stream_with(make(&batches), &options, Threads::fixed(t)).unwrap_err();
+        assert_eq!(format!("{err:?}"), format!("{one:?}"), "{t} threads");
+    }
 }
