@@ -2,6 +2,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+/// Per-batch category counts: randomly keyed aHash (the counts are folded, so the order of a
+/// map never shows in a profile).
+type LocalCounts<'a> = HashMap<&'a str, u64, ahash::RandomState>;
+
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, BooleanArray};
 use arrow_schema::DataType;
@@ -260,7 +264,7 @@ impl CategoricalStats {
         working: usize,
         cap: usize,
     ) {
-        let mut local: HashMap<&str, u64> = HashMap::new();
+        let mut local = LocalCounts::default();
         for s in values.flatten() {
             *local.entry(s).or_insert(0) += 1;
         }
@@ -275,7 +279,7 @@ impl CategoricalStats {
         cap: usize,
     ) {
         // A dictionary may repeat a value under several keys; fold them like any batch.
-        let mut local: HashMap<&str, u64> = HashMap::new();
+        let mut local = LocalCounts::default();
         for (s, c) in values {
             *local.entry(s).or_insert(0) += c;
         }
@@ -391,7 +395,7 @@ mod tests {
         working: usize,
         cap: usize,
     ) {
-        let mut local: HashMap<&str, u64> = HashMap::new();
+        let mut local = LocalCounts::default();
         for s in batch.iter().flatten() {
             *local.entry(s.as_str()).or_insert(0) += 1;
         }
