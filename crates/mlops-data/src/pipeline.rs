@@ -809,7 +809,16 @@ impl FittedPipeline {
                 row_offset,
                 threads: 1,
             };
-            for step in &g.steps {
+            let mut steps = g.steps.iter().peekable();
+            while let Some(step) = steps.next() {
+                // An imputer followed by a standard scaler: one pass instead of two.
+                if let (FittedStep::Imputer(imputer), Some(FittedStep::StandardScaler(scaler))) =
+                    (step, steps.peek())
+                    && scaler.transform_imputed(imputer, &mut set)
+                {
+                    steps.next();
+                    continue;
+                }
                 step.transform(&mut set)?;
             }
             offset = write_block(&set, &mut out, offset, g.feature_names.len())?;

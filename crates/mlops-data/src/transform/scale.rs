@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::impute::{FillValue, FittedImputer};
 use super::work::{WorkCol, WorkSet, kind_error};
 use super::{ColumnKind, ParamGuard, ParamsError, Sum, layout_error};
 use crate::pipeline::threads::fan_out;
@@ -141,6 +142,47 @@ impl FittedStandardScaler {
             }
         })?;
         Ok(())
+    }
+}
+
+impl FittedStandardScaler {
+    /// Applies `imputer` (numeric fills) and then this scaler in one pass over each column, with
+    /// the very operations of the two steps one after the other (so the values are
+    /// bit-identical). Returns `false`, touching nothing, unless every column is numeric, both
+    /// steps have one entry per column and every fill is a number; the caller then runs the steps
+    /// one by one, which also reports any error.
+    pub(crate) fn transform_imputed(&self, imputer: &FittedImputer, set: &mut WorkSet<'_>) -> bool {
+        let fills: Option<Vec<f64>> = imputer
+            .columns()
+            .iter()
+            .map(|c| match c.fill {
+                FillValue::Number(f) => Some(f),
+                FillValue::Text(_) => None,
+            })
+            .collect();
+        let Some(fills) = fills else { return false };
+        let n = set.cols.len();
+        if fills.len() != n
+            || self.columns.len() != n
+            || !set.cols.iter().all(|c| matches!(c, WorkCol::Num { .. }))
+        {
+            return false;
+        }
+        let with_mean = self.with_mean;
+        let threads = set.threads;
+        let work: Vec<_> = set.cols.iter_mut().zip(fills).zip(&self.columns).collect();
+        fan_out(work, threads, |((col, fill), st)| {
+            if let WorkCol::Num { values, .. } = col {
+                let mean = if with_mean { st.mean } else { 0.0 };
+                let scale = st.scale;
+                for v in values.iter_mut() {
+                    let x = if v.is_nan() { fill } else { *v };
+                    let y = (x - mean) / scale;
+                    *v = if x.is_nan() { x } else { y };
+                }
+            }
+        })
+        .is_ok()
     }
 }
 

@@ -169,28 +169,12 @@ impl WorkSet<'_> {
             )));
         }
         let nrows = out.nrows();
-        let mut srcs = Vec::with_capacity(self.cols.len());
-        for col in &self.cols {
-            match col {
-                WorkCol::Num { name, values } => {
-                    if values.len() != nrows {
-                        return Err(row_count_error(name, values.len(), nrows));
-                    }
-                    if let Some(i) = values.iter().position(|v| v.is_nan()) {
-                        let v = values.get(i).copied().unwrap_or(f64::NAN);
-                        return Err(missing_numeric(name, self.row_offset + i as u64, v));
-                    }
-                    srcs.push(Src::Num(values));
-                }
-                WorkCol::Cat { name, .. } => return Err(categorical_output(name)),
-                WorkCol::OneHot { names, codes } => {
-                    if codes.len() != nrows {
-                        return Err(row_count_error(col.name(), codes.len(), nrows));
-                    }
-                    srcs.push(Src::OneHot(codes, names.len()));
-                }
-            }
-        }
+        // Missing values are looked for while writing; only when one was seen (or the group is
+        // malformed) are the columns checked one by one, in order, for the error to report.
+        let Ok(srcs) = self.output_sources(nrows, false) else {
+            return self.output_sources(nrows, true).map(|_| ());
+        };
+        let mut missing = false;
         // Row-major fill: one pass over the output, reading the column sources in parallel.
         for (i, mut row) in out.rows_mut().into_iter().enumerate() {
             match row.as_slice_mut() {
@@ -201,6 +185,7 @@ impl WorkSet<'_> {
                             Src::Num(v) => {
                                 if let (Some(d), Some(&x)) = (r.get_mut(off), v.get(i)) {
                                     *d = x;
+                                    missing |= x.is_nan();
                                 }
                                 off += 1;
                             }
@@ -223,6 +208,7 @@ impl WorkSet<'_> {
                             Src::Num(v) => {
                                 if let (Some(d), Some(&x)) = (row.get_mut(off), v.get(i)) {
                                     *d = x;
+                                    missing |= x.is_nan();
                                 }
                                 off += 1;
                             }
@@ -240,7 +226,40 @@ impl WorkSet<'_> {
                 }
             }
         }
+        if missing {
+            return self.output_sources(nrows, true).map(|_| ());
+        }
         Ok(())
+    }
+}
+
+impl WorkSet<'_> {
+    /// The group's columns as output sources; with `scan_missing`, the first missing value (in
+    /// column order, then row order) is an error.
+    fn output_sources(&self, nrows: usize, scan_missing: bool) -> Result<Vec<Src<'_>>> {
+        let mut srcs = Vec::with_capacity(self.cols.len());
+        for col in &self.cols {
+            match col {
+                WorkCol::Num { name, values } => {
+                    if values.len() != nrows {
+                        return Err(row_count_error(name, values.len(), nrows));
+                    }
+                    if scan_missing && let Some(i) = values.iter().position(|v| v.is_nan()) {
+                        let v = values.get(i).copied().unwrap_or(f64::NAN);
+                        return Err(missing_numeric(name, self.row_offset + i as u64, v));
+                    }
+                    srcs.push(Src::Num(values));
+                }
+                WorkCol::Cat { name, .. } => return Err(categorical_output(name)),
+                WorkCol::OneHot { names, codes } => {
+                    if codes.len() != nrows {
+                        return Err(row_count_error(col.name(), codes.len(), nrows));
+                    }
+                    srcs.push(Src::OneHot(codes, names.len()));
+                }
+            }
+        }
+        Ok(srcs)
     }
 }
 
