@@ -57,6 +57,9 @@ pub use threads::Threads;
 
 use threads::fan_out;
 
+/// Largest output (in values; 4 GiB) allocated up front from a stream's row hint.
+const MAX_HINTED_OUTPUT: usize = 1 << 29;
+
 /// Rows gathered per thread before a window of batches is processed: bounds the batches held
 /// at once while giving each thread enough work to pay for itself.
 const WINDOW_ROWS_PER_THREAD: usize = 65_536;
@@ -408,9 +411,19 @@ impl CheckedPipeline {
             )
         });
         let usable = threads.for_rows(usize::try_from(rows).unwrap_or(usize::MAX));
-        // Enough groups to keep every thread busy: a group per thread. Otherwise one group at a
-        // time, its steps sharing their columns among the threads.
-        let group_threads = if sets.len() >= usable { usable } else { 1 };
+        // Groups balanced enough to keep every thread busy (none larger than a thread's share):
+        // a group per thread. Otherwise one group at a time, its steps sharing their columns
+        // among the threads.
+        let cost = |(_, g, set): &(usize, &CheckedGroup, WorkSet<'_>)| {
+            set.cols.len().saturating_mul(g.steps.len().max(1))
+        };
+        let total: usize = sets.iter().map(cost).sum();
+        let largest = sets.iter().map(cost).max().unwrap_or(0);
+        let group_threads = if sets.len() >= usable && largest.saturating_mul(usable) <= total {
+            usable
+        } else {
+            1
+        };
         for (_, _, set) in &mut sets {
             set.threads = if group_threads == 1 { usable } else { 1 };
         }
@@ -645,7 +658,17 @@ impl FittedPipeline {
         threads: Threads,
     ) -> Result<FeatureMatrix> {
         let ncols = self.feature_names.len();
-        let mut buf: Vec<f64> = Vec::new();
+        // With a trusted row count the output is allocated once, zeroed lazily by the OS, so
+        // the threads fault its pages in as they write their ranges instead of this thread
+        // zero-filling every window first.
+        let mut buf: Vec<f64> = match stream
+            .rows_hint()
+            .and_then(|r| usize::try_from(r).ok())
+            .and_then(|r| r.checked_mul(ncols))
+        {
+            Some(len) if len <= MAX_HINTED_OUTPUT => vec![0.0; len],
+            _ => Vec::new(),
+        };
         let mut rows = 0usize;
         let mut stream = stream;
         let mut window: Vec<RecordBatch> = Vec::new();
@@ -677,6 +700,12 @@ impl FittedPipeline {
             }
         }
         tracing::Span::current().record("rows", rows);
+        // A hint larger than the stream leaves unused (untouched) room at the end.
+        let used = rows.checked_mul(ncols).ok_or_else(too_large)?;
+        if buf.len() > used {
+            buf.truncate(used);
+            buf.shrink_to_fit();
+        }
         let data = Array2::from_shape_vec((rows, ncols), buf)
             .map_err(|e| Error::Incompatible(e.to_string()))?;
         Ok(FeatureMatrix {
@@ -698,10 +727,13 @@ impl FittedPipeline {
         pool: &ScratchPool,
     ) -> Result<()> {
         let ncols = self.feature_names.len();
-        let start = buf.len();
+        let start = first_row.checked_mul(ncols).ok_or_else(too_large)?;
         let len = window_rows.checked_mul(ncols).ok_or_else(too_large)?;
-        buf.resize(start.checked_add(len).ok_or_else(too_large)?, 0.0);
-        let mut tail = buf.get_mut(start..).unwrap_or_default();
+        let end = start.checked_add(len).ok_or_else(too_large)?;
+        if buf.len() < end {
+            buf.resize(end, 0.0);
+        }
+        let mut tail = buf.get_mut(start..end).unwrap_or_default();
         // One contiguous row range per thread; a range may cut a batch (zero-copy slices).
         let parts = threads.for_rows(window_rows);
         let per_part = window_rows.div_ceil(parts).max(1);

@@ -14,6 +14,7 @@ use crate::{Error, Result};
 pub struct BatchStream {
     schema: SchemaRef,
     inner: Box<dyn Iterator<Item = Result<RecordBatch>> + Send>,
+    rows_hint: Option<u64>,
 }
 
 impl BatchStream {
@@ -25,6 +26,7 @@ impl BatchStream {
         Self {
             schema,
             inner: Box::new(inner),
+            rows_hint: None,
         }
     }
 
@@ -32,6 +34,7 @@ impl BatchStream {
     /// (checked lazily: a mismatching batch yields [`Error::SchemaMismatch`]).
     pub fn from_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> Self {
         let expected = schema.clone();
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         Self::new(
             schema,
             batches.into_iter().map(move |b| {
@@ -45,6 +48,23 @@ impl BatchStream {
                 }
             }),
         )
+        .with_rows_hint(rows)
+    }
+
+    /// Declares how many rows the stream will yield, when the source knows for certain (batches
+    /// already in memory: [`BatchStream::from_batches`] sets it). Consumers may allocate their
+    /// output for that many rows at once, so only declare a count you trust (a Parquet footer's
+    /// row count is not: the readers do not set it). A stream that yields a different number of
+    /// rows is not an error.
+    #[must_use]
+    pub fn with_rows_hint(mut self, rows: u64) -> Self {
+        self.rows_hint = Some(rows);
+        self
+    }
+
+    /// The number of rows the source declared, if any (see [`BatchStream::with_rows_hint`]).
+    pub fn rows_hint(&self) -> Option<u64> {
+        self.rows_hint
     }
 
     /// The schema every batch has.

@@ -319,3 +319,28 @@ fn profile_errors_match_one_thread() {
         assert_eq!(format!("{err:?}"), format!("{one:?}"), "{t} threads");
     }
 }
+
+#[test]
+fn a_wrong_rows_hint_changes_nothing() {
+    let train = churn(100_000, 9, 0.05);
+    let test = churn(90_000, 10, 0.0);
+    let batches = cut(&test, &[30_000, 7]);
+    let fitted = synth::churn_pipeline(ImputeStrategy::Mean)
+        .fit_with(stream(std::slice::from_ref(&train)), Threads::ONE)
+        .unwrap();
+    let want = bits(&fitted, &batches, Threads::ONE);
+    let schema = batches[0].schema();
+    for hint in [0, 1, 89_999, 90_000, 90_001, 1_000_000] {
+        for t in THREADS {
+            let items: Vec<mlops_data::Result<RecordBatch>> =
+                batches.iter().cloned().map(Ok).collect();
+            let s = BatchStream::new(schema.clone(), items.into_iter()).with_rows_hint(hint);
+            assert_eq!(s.rows_hint(), Some(hint));
+            let x = fitted.transform_stream_with(s, Threads::fixed(t)).unwrap();
+            assert_eq!(x.data.nrows(), 90_000, "hint {hint}, {t} threads");
+            let got: Vec<u64> = x.data.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "hint {hint}, {t} threads");
+        }
+    }
+    assert_eq!(stream(&batches).rows_hint(), Some(90_000));
+}
