@@ -55,14 +55,10 @@ pub(crate) mod threads;
 pub use row::RowValue;
 pub use threads::Threads;
 
-use threads::fan_out;
+use threads::{columns_by_thread, fan_out, for_each_window};
 
 /// Largest output (in values; 4 GiB) allocated up front from a stream's row hint.
 const MAX_HINTED_OUTPUT: usize = 1 << 29;
-
-/// Rows gathered per thread before a window of batches is processed: bounds the batches held
-/// at once while giving each thread enough work to pay for itself.
-const WINDOW_ROWS_PER_THREAD: usize = 65_536;
 
 /// What happens to input columns that no group names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -301,42 +297,18 @@ impl CheckedPipeline {
                 ColumnKind::Categorical => Accumulator::Cat(CategoricalBuilder::default()),
             })
             .collect();
-        let mut rows: u64 = 0;
-        {
+        let rows = {
             let _read = tracing::debug_span!("materialise", columns = inputs.len()).entered();
-            let mut stream = stream;
-            let mut window: Vec<RecordBatch> = Vec::new();
-            let mut window_rows = 0usize;
-            loop {
-                let (done, failed) = match stream.next() {
-                    Some(Ok(batch)) => {
-                        window_rows = window_rows.saturating_add(batch.num_rows());
-                        window.push(batch);
-                        (false, None)
-                    }
-                    Some(Err(e)) => (true, Some(e)),
-                    None => (true, None),
-                };
-                if done || window_rows >= threads.count() * WINDOW_ROWS_PER_THREAD {
-                    materialise(
-                        &inputs,
-                        &mut acc,
-                        &window,
-                        rows,
-                        threads.for_rows(window_rows),
-                    )?;
-                    rows += window_rows as u64;
-                    window.clear();
-                    window_rows = 0;
-                }
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-                if done {
-                    break;
-                }
-            }
-        }
+            for_each_window(stream, threads, |window, window_rows, first_row| {
+                materialise(
+                    &inputs,
+                    &mut acc,
+                    window,
+                    first_row as u64,
+                    threads.for_rows(window_rows),
+                )
+            })? as u64
+        };
         tracing::Span::current().record("rows", rows);
         if rows == 0 {
             return Err(Error::EmptyTable { path: None });
@@ -497,46 +469,27 @@ fn materialise(
         offsets.push(next);
         next = next.saturating_add(b.num_rows() as u64);
     }
-    let parts = threads.clamp(1, inputs.len().max(1));
-    let mut lists: Vec<Vec<(usize, &InputColumn, &mut Accumulator)>> =
-        (0..parts).map(|_| Vec::new()).collect();
-    let mut load = vec![0usize; parts];
-    for (i, (input, a)) in inputs.iter().zip(acc.iter_mut()).enumerate() {
-        // Categorical columns cost several times a numeric one (strings are hashed).
-        let k = (0..parts).min_by_key(|&k| (load[k], k)).unwrap_or(0);
-        if let (Some(l), Some(list)) = (load.get_mut(k), lists.get_mut(k)) {
-            *l += match input.kind {
+    // Categorical columns cost several times a numeric one (strings are hashed).
+    let columns = inputs
+        .iter()
+        .zip(acc.iter_mut())
+        .map(|(input, a)| {
+            let cost = match input.kind {
                 ColumnKind::Numeric => 1,
                 ColumnKind::Categorical => 4,
             };
-            list.push((i, input, a));
+            (cost, (input, a))
+        })
+        .collect();
+    columns_by_thread(columns, window, threads, |b, batch, _, (input, a)| {
+        let array = column(batch, &input.name)?;
+        expect_kind(&input.name, array.data_type(), input.kind)?;
+        let offset = offsets.get(b).copied().unwrap_or(first_row);
+        match a {
+            Accumulator::Num(v) => append_numeric(array, &input.name, offset, v),
+            Accumulator::Cat(c) => c.append(array, &input.name),
         }
-    }
-    let failures = fan_out(lists, parts, |mut list| {
-        for (b, (batch, &offset)) in window.iter().zip(&offsets).enumerate() {
-            for (i, input, a) in &mut list {
-                let appended = column(batch, &input.name).and_then(|array| {
-                    expect_kind(&input.name, array.data_type(), input.kind)?;
-                    match a {
-                        Accumulator::Num(v) => append_numeric(array, &input.name, offset, v),
-                        Accumulator::Cat(c) => c.append(array, &input.name),
-                    }
-                });
-                if let Err(e) = appended {
-                    return Some((b, *i, e));
-                }
-            }
-        }
-        None
-    })?;
-    match failures
-        .into_iter()
-        .flatten()
-        .min_by_key(|(b, i, _)| (*b, *i))
-    {
-        Some((_, _, e)) => Err(e),
-        None => Ok(()),
-    }
+    })
 }
 
 fn internal(column: &str) -> Error {
@@ -648,7 +601,7 @@ impl FittedPipeline {
     }
 
     /// [`FittedPipeline::transform_stream`] with `threads`: batches are gathered into windows of
-    /// up to 65,536 rows per thread, and each window's rows are cut into one contiguous range
+    /// about 65,536 rows per thread, and each window's rows are cut into one contiguous range
     /// per thread, written in place into the output. The matrix is bit-identical for any thread
     /// count, and the error returned is the one a single-threaded pass meets first.
     #[tracing::instrument(name = "pipeline_transform_stream", skip_all, fields(rows))]
@@ -669,36 +622,10 @@ impl FittedPipeline {
             Some(len) if len <= MAX_HINTED_OUTPUT => vec![0.0; len],
             _ => Vec::new(),
         };
-        let mut rows = 0usize;
-        let mut stream = stream;
-        let mut window: Vec<RecordBatch> = Vec::new();
-        let mut window_rows = 0usize;
         let pool = ScratchPool::default();
-        loop {
-            let (done, failed) = match stream.next() {
-                Some(Ok(batch)) => {
-                    window_rows = window_rows
-                        .checked_add(batch.num_rows())
-                        .ok_or_else(too_large)?;
-                    window.push(batch);
-                    (false, None)
-                }
-                Some(Err(e)) => (true, Some(e)),
-                None => (true, None),
-            };
-            if done || window_rows >= threads.count() * WINDOW_ROWS_PER_THREAD {
-                self.transform_window(&window, window_rows, rows, &mut buf, threads, &pool)?;
-                rows += window_rows;
-                window.clear();
-                window_rows = 0;
-            }
-            if let Some(e) = failed {
-                return Err(e);
-            }
-            if done {
-                break;
-            }
-        }
+        let rows = for_each_window(stream, threads, |window, window_rows, first_row| {
+            self.transform_window(window, window_rows, first_row, &mut buf, threads, &pool)
+        })?;
         tracing::Span::current().record("rows", rows);
         // A hint larger than the stream leaves unused (untouched) room at the end.
         let used = rows.checked_mul(ncols).ok_or_else(too_large)?;

@@ -7,7 +7,9 @@
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 
-use crate::{Error, Result};
+use arrow_array::RecordBatch;
+
+use crate::{BatchStream, Error, Result};
 
 /// How many threads [`Pipeline::fit_with`](super::Pipeline::fit_with) and
 /// [`FittedPipeline::transform_stream_with`](super::FittedPipeline::transform_stream_with) use.
@@ -115,4 +117,91 @@ where
         .into_iter()
         .map(|r| r.ok_or_else(|| Error::Incompatible("a pipeline work item was lost".to_string())))
         .collect()
+}
+
+/// Rows gathered per thread before a window of batches is handed on: bounds the batches held at
+/// once while giving each thread enough work to pay for itself.
+pub(crate) const WINDOW_ROWS_PER_THREAD: usize = 65_536;
+
+/// Feeds `stream` to `each` in windows of at least [`WINDOW_ROWS_PER_THREAD`] rows per thread
+/// (the last one may be smaller), with the window's row count and the stream row number of its
+/// first row; returns the number of rows. A stream error is returned after the window of the
+/// batches before it, so that an error those batches cause is reported first.
+pub(crate) fn for_each_window(
+    mut stream: BatchStream,
+    threads: Threads,
+    mut each: impl FnMut(&[RecordBatch], usize, usize) -> Result<()>,
+) -> Result<usize> {
+    let target = threads.count().saturating_mul(WINDOW_ROWS_PER_THREAD);
+    let mut window: Vec<RecordBatch> = Vec::new();
+    let mut window_rows = 0usize;
+    let mut rows = 0usize;
+    loop {
+        let (done, failed) = match stream.next() {
+            Some(Ok(batch)) => {
+                window_rows = window_rows.saturating_add(batch.num_rows());
+                window.push(batch);
+                (false, None)
+            }
+            Some(Err(e)) => (true, Some(e)),
+            None => (true, None),
+        };
+        if done || window_rows >= target {
+            each(&window, window_rows, rows)?;
+            rows = rows.saturating_add(window_rows);
+            window.clear();
+            window_rows = 0;
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if done {
+            return Ok(rows);
+        }
+    }
+}
+
+/// Walks a window of batches with each column's state owned by one of `threads` threads:
+/// `columns` are `(cost, state)` in column order, spread so that the threads' summed costs stay
+/// even; every thread calls `update(batch index, batch, column index, state)` batch by batch
+/// over its columns. The error returned is the first in (batch, column) order, the one a
+/// single-threaded walk meets.
+pub(crate) fn columns_by_thread<C, F>(
+    columns: Vec<(usize, C)>,
+    window: &[RecordBatch],
+    threads: usize,
+    update: F,
+) -> Result<()>
+where
+    C: Send,
+    F: Fn(usize, &RecordBatch, usize, &mut C) -> Result<()> + Sync,
+{
+    let parts = threads.clamp(1, columns.len().max(1));
+    let mut lists: Vec<Vec<(usize, C)>> = (0..parts).map(|_| Vec::new()).collect();
+    let mut load = vec![0usize; parts];
+    for (i, (cost, state)) in columns.into_iter().enumerate() {
+        let k = (0..parts).min_by_key(|&k| (load[k], k)).unwrap_or(0);
+        if let (Some(l), Some(list)) = (load.get_mut(k), lists.get_mut(k)) {
+            *l += cost;
+            list.push((i, state));
+        }
+    }
+    let failures = fan_out(lists, parts, |mut list| {
+        for (b, batch) in window.iter().enumerate() {
+            for (i, state) in &mut list {
+                if let Err(e) = update(b, batch, *i, state) {
+                    return Some((b, *i, e));
+                }
+            }
+        }
+        None
+    })?;
+    match failures
+        .into_iter()
+        .flatten()
+        .min_by_key(|(b, i, _)| (*b, *i))
+    {
+        Some((_, _, e)) => Err(e),
+        None => Ok(()),
+    }
 }

@@ -57,7 +57,7 @@ pub use numeric::NumericStats;
 pub use sketch::{DEFAULT_SKETCH_K, MAX_SKETCH_K, MIN_SKETCH_K, QuantileSketch, SketchView};
 
 use crate::pipeline::Threads;
-use crate::pipeline::threads::fan_out;
+use crate::pipeline::threads::{columns_by_thread, for_each_window};
 use crate::{BatchStream, Error, Result};
 
 /// The default cap on tracked categories per column.
@@ -367,17 +367,10 @@ impl ProfileBuilder {
     /// [`Error::SchemaMismatch`] when the batch's fields differ from the builder's schema
     /// (names and types; nullability is not compared). On error the builder is unchanged.
     pub fn update(&mut self, batch: &RecordBatch) -> Result<()> {
-        let bs = batch.schema();
-        let same = bs.fields().len() == self.schema.fields().len()
-            && bs
-                .fields()
-                .iter()
-                .zip(self.schema.fields())
-                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
-        if !same {
+        if !self.accepts(batch) {
             return Err(Error::SchemaMismatch {
                 expected: self.schema.to_string(),
-                found: bs.to_string(),
+                found: batch.schema().to_string(),
             });
         }
         for (col, array) in self.columns.iter_mut().zip(batch.columns()) {
@@ -385,6 +378,17 @@ impl ProfileBuilder {
         }
         self.rows += batch.num_rows() as u64;
         Ok(())
+    }
+
+    /// Whether `batch` has the builder's field names and types.
+    fn accepts(&self, batch: &RecordBatch) -> bool {
+        let bs = batch.schema();
+        bs.fields().len() == self.schema.fields().len()
+            && bs
+                .fields()
+                .iter()
+                .zip(self.schema.fields())
+                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type())
     }
 
     /// Adds a window of batches with the columns shared among `threads` threads (each column by
@@ -399,49 +403,19 @@ impl ProfileBuilder {
         // Schemas first, in order: a mismatching batch ends the window there.
         let good = window
             .iter()
-            .position(|b| {
-                let bs = b.schema();
-                !(bs.fields().len() == self.schema.fields().len()
-                    && bs
-                        .fields()
-                        .iter()
-                        .zip(self.schema.fields())
-                        .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type()))
-            })
+            .position(|b| !self.accepts(b))
             .unwrap_or(window.len());
         let (ok, rest) = window.split_at(good);
         let options = self.options;
-        let parts = threads.min(self.columns.len());
-        let mut lists: Vec<Vec<(usize, &mut ColumnProfile)>> =
-            (0..parts).map(|_| Vec::new()).collect();
-        for (i, col) in self.columns.iter_mut().enumerate() {
-            if let Some(list) = lists.get_mut(i % parts) {
-                list.push((i, col));
+        let columns = self.columns.iter_mut().map(|c| (1, c)).collect();
+        columns_by_thread(columns, ok, threads, |_, batch, i, col| {
+            match batch.columns().get(i) {
+                Some(array) => col.update(array.as_ref(), &options),
+                None => Err(Error::Incompatible(format!(
+                    "internal: batch has no column {i}"
+                ))),
             }
-        }
-        let failures = fan_out(lists, parts, |mut list| {
-            for (bi, batch) in ok.iter().enumerate() {
-                for (ci, col) in &mut list {
-                    let updated = match batch.columns().get(*ci) {
-                        Some(array) => col.update(array.as_ref(), &options),
-                        None => Err(Error::Incompatible(format!(
-                            "internal: batch has no column {ci}"
-                        ))),
-                    };
-                    if let Err(e) = updated {
-                        return Some((bi, *ci, e));
-                    }
-                }
-            }
-            None
         })?;
-        if let Some((_, _, e)) = failures
-            .into_iter()
-            .flatten()
-            .min_by_key(|(b, c, _)| (*b, *c))
-        {
-            return Err(e);
-        }
         self.rows += ok.iter().map(|b| b.num_rows() as u64).sum::<u64>();
         match rest.first() {
             Some(batch) => self.update(batch),
@@ -489,10 +463,7 @@ pub fn profile_stream(stream: BatchStream, options: &ProfileOptions) -> Result<P
     profile_stream_with(stream, options, Threads::default())
 }
 
-/// Rows gathered per thread before a window of batches is profiled.
-const WINDOW_ROWS_PER_THREAD: usize = 65_536;
-
-/// [`profile_stream`] with `threads`: batches are gathered into windows of up to 65,536 rows per
+/// [`profile_stream`] with `threads`: batches are gathered into windows of about 65,536 rows per
 /// thread and each thread profiles whole columns of the window, batch after batch, so the profile
 /// is bit-identical for any thread count (memory: the window's batches on top of the profile).
 ///
@@ -505,31 +476,9 @@ pub fn profile_stream_with(
 ) -> Result<Profile> {
     let _span = tracing::debug_span!("profile_stream").entered();
     let mut b = ProfileBuilder::new(stream.schema(), options)?;
-    let mut stream = stream;
-    let mut window: Vec<RecordBatch> = Vec::new();
-    let mut window_rows = 0usize;
-    loop {
-        let (done, failed) = match stream.next() {
-            Some(Ok(batch)) => {
-                window_rows = window_rows.saturating_add(batch.num_rows());
-                window.push(batch);
-                (false, None)
-            }
-            Some(Err(e)) => (true, Some(e)),
-            None => (true, None),
-        };
-        if done || window_rows >= threads.count() * WINDOW_ROWS_PER_THREAD {
-            b.update_window(&window, threads.for_rows(window_rows))?;
-            window.clear();
-            window_rows = 0;
-        }
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        if done {
-            break;
-        }
-    }
+    for_each_window(stream, threads, |window, window_rows, _| {
+        b.update_window(window, threads.for_rows(window_rows))
+    })?;
     tracing::debug!(rows = b.rows(), "profiled");
     Ok(b.finish())
 }
