@@ -251,23 +251,7 @@ fn stream_hashing<R: Read>(
             })
             .map_err(io("starting the hashing thread"))?;
         let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
-        let syncing = match sync_every {
-            Some(_) => Some(
-                std::thread::Builder::new()
-                    .name("mlops-registry-sync".into())
-                    .spawn_scoped(scope, move || -> std::io::Result<()> {
-                        for () in kicks {
-                            file.sync_data()?;
-                        }
-                        Ok(())
-                    })
-                    .map_err(io("starting the sync thread"))?,
-            ),
-            None => {
-                drop(kicks);
-                None
-            }
-        };
+        let syncing = spawn_syncer(scope, file, kicks, sync_every.is_some())?;
         let (to_writer, for_writer) = std::sync::mpsc::sync_channel::<Bytes>(2);
         let writing = std::thread::Builder::new()
             .name("mlops-registry-write".into())
@@ -306,12 +290,7 @@ fn stream_hashing<R: Read>(
         let written = writing.join().map_err(|_| Error::Internal {
             reason: "writing thread panicked",
         })?;
-        let synced = match syncing {
-            Some(h) => h.join().map_err(|_| Error::Internal {
-                reason: "sync thread panicked",
-            })?,
-            None => Ok(()),
-        };
+        let synced = join_syncer(syncing)?;
         let hash = hashing.join().map_err(|_| Error::Internal {
             reason: "hashing thread panicked",
         })?;
@@ -343,20 +322,12 @@ fn write_hashing(
             .map_err(io("starting the hashing thread"))?;
         let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
         let sync_every = sync_every.map(|n| n.max(1));
-        let syncing = if sync_every.is_some_and(|n| bytes.len() > n) {
-            let syncer = std::thread::Builder::new()
-                .name("mlops-registry-sync".into())
-                .spawn_scoped(scope, move || -> std::io::Result<()> {
-                    for () in kicks {
-                        file.sync_data()?;
-                    }
-                    Ok(())
-                });
-            Some(syncer.map_err(io("starting the sync thread"))?)
-        } else {
-            drop(kicks);
-            None
-        };
+        let syncing = spawn_syncer(
+            scope,
+            file,
+            kicks,
+            sync_every.is_some_and(|n| bytes.len() > n),
+        )?;
         let mut written = Ok(());
         let (mut done, mut unsynced) = (0usize, 0usize);
         for part in bytes.chunks(piece) {
@@ -373,12 +344,7 @@ fn write_hashing(
             }
         }
         drop(kick);
-        let synced = match syncing {
-            Some(h) => h.join().map_err(|_| Error::Internal {
-                reason: "sync thread panicked",
-            })?,
-            None => Ok(()),
-        };
+        let synced = join_syncer(syncing)?;
         let hash = hashing.join().map_err(|_| Error::Internal {
             reason: "hashing thread panicked",
         })?;
@@ -389,6 +355,47 @@ fn write_hashing(
         }
         Ok(hash)
     })
+}
+
+/// A thread that syncs a file's data each time it is kicked, so that most of a large write is
+/// on disk by the time it ends.
+type Syncer<'s> = Option<std::thread::ScopedJoinHandle<'s, std::io::Result<()>>>;
+
+/// Starts the [`Syncer`] of `file` when `wanted` (otherwise none, and `kicks` is dropped so that
+/// kicking is a no-op).
+fn spawn_syncer<'s, 'e: 's>(
+    scope: &'s std::thread::Scope<'s, 'e>,
+    file: &'e std::fs::File,
+    kicks: std::sync::mpsc::Receiver<()>,
+    wanted: bool,
+) -> Result<Syncer<'s>> {
+    if !wanted {
+        drop(kicks);
+        return Ok(None);
+    }
+    std::thread::Builder::new()
+        .name("mlops-registry-sync".into())
+        .spawn_scoped(scope, move || -> std::io::Result<()> {
+            for () in kicks {
+                file.sync_data()?;
+            }
+            Ok(())
+        })
+        .map(Some)
+        .map_err(|source| Error::Io {
+            op: "starting the sync thread",
+            source,
+        })
+}
+
+/// Waits for a [`Syncer`] (its kick sender must be dropped first); returns its I/O result.
+fn join_syncer(syncer: Syncer<'_>) -> Result<std::io::Result<()>> {
+    match syncer {
+        Some(h) => h.join().map_err(|_| Error::Internal {
+            reason: "sync thread panicked",
+        }),
+        None => Ok(Ok(())),
+    }
 }
 
 /// Creates `dir` and its missing parents; when `fsync`, syncs every directory whose entries
