@@ -12,6 +12,7 @@ use object_store::{
     PutPayload, WriteMultipart,
 };
 
+use crate::direct::{ALIGN, DIRECT_PIECE, DirectWriter, write_all_parallel};
 use crate::error::{Error, Result};
 
 /// Key of the blob with this content hash.
@@ -43,7 +44,7 @@ fn unique_name() -> String {
 }
 
 /// Inputs at least this large are hashed on a helper thread while they are written.
-const OVERLAP_AT: usize = 16 << 20;
+pub(crate) const OVERLAP_AT: usize = 16 << 20;
 
 /// Writes `bytes` at its content key (atomically: a reader sees all of it or nothing). Large
 /// inputs are written to a `tmp/` key while a helper thread hashes them, then copied to their
@@ -116,6 +117,9 @@ pub(crate) struct LocalFs {
     pub(crate) fs: std::sync::Arc<object_store::local::LocalFileSystem>,
     /// Whether writes are made durable (file and directory fsync), as the store's own.
     pub(crate) fsync: bool,
+    /// Whether durable writes bypass the page cache where the file system allows it
+    /// ([`crate::direct`]); only used when `fsync` is on.
+    pub(crate) direct_io: bool,
 }
 
 /// Size of the writes a large local blob is made in.
@@ -129,14 +133,18 @@ const WRITE_PIECE: usize = 16 << 20;
 const SYNC_EVERY: usize = 64 << 20;
 
 /// Writes `bytes` at its content key: straight to the file system for inputs of at least
-/// [`OVERLAP_AT`] bytes on a local store ([`LocalFs::put`]), through `object_store` otherwise.
+/// [`OVERLAP_AT`] bytes on a local store ([`LocalFs::put`], which first compares them with the
+/// stored blob `likely`, if any), through `object_store` otherwise.
 pub(crate) async fn put_bytes_to(
     store: &dyn ObjectStore,
     local: Option<&LocalFs>,
     bytes: Bytes,
+    likely: Option<ContentHash>,
 ) -> Result<(ContentHash, u64)> {
     match local {
-        Some(local) if bytes.len() >= OVERLAP_AT => local.put(&bytes, WRITE_PIECE, SYNC_EVERY),
+        Some(local) if bytes.len() >= OVERLAP_AT => {
+            local.put(&bytes, WRITE_PIECE, SYNC_EVERY, likely.as_ref())
+        }
         _ => put_bytes(store, bytes).await,
     }
 }
@@ -150,22 +158,165 @@ impl LocalFs {
     /// listings skip and [`crate::Registry::gc`] removes if a crash leaves it behind. An
     /// identical blob already stored is replaced by an identical one (with a fresh modification
     /// time, which a concurrent garbage collection relies on).
+    ///
+    /// `likely` names a stored blob the caller expects `bytes` to equal (the newest version of
+    /// the same model, when it has the same size): while `bytes` are hashed, this thread
+    /// compares them with that blob, and if every byte matches and the hash is its name, the
+    /// stored blob is kept (its modification time refreshed) and nothing is written. Any
+    /// difference (other content, or a damaged blob) stops the comparison and the bytes are
+    /// written as above, which also repairs a damaged blob.
     pub(crate) fn put(
         &self,
         bytes: &[u8],
         piece: usize,
         sync_every: usize,
+        likely: Option<&ContentHash>,
     ) -> Result<(ContentHash, u64)> {
         let sync_every = self.fsync.then_some(sync_every);
-        self.staged(|file| {
-            let hash = write_hashing(file, bytes, piece.max(1), sync_every)?;
-            Ok((hash, bytes.len() as u64))
+        let piece = piece.max(1);
+        let size = bytes.len() as u64;
+        std::thread::scope(|scope| {
+            let hashing = std::thread::Builder::new()
+                .name("mlops-registry-hash".into())
+                .spawn_scoped(scope, || hash_bytes(bytes))
+                .map_err(hasher_not_started)?;
+            let hashed = move || {
+                hashing.join().map_err(|_| Error::Internal {
+                    reason: "hashing thread panicked",
+                })
+            };
+            if let Some(likely) = likely
+                && self.holds(likely, bytes)
+            {
+                let hash = hashed()?;
+                if hash == *likely && self.touch(&hash) {
+                    tracing::debug!(blob = %hash, "identical blob already stored; kept");
+                    return Ok((hash, size));
+                }
+                return self.staged(|file, direct| {
+                    write_bytes(file, direct, bytes, piece, sync_every)?;
+                    Ok((hash, size))
+                });
+            }
+            self.staged(|file, direct| {
+                write_bytes(file, direct, bytes, piece, sync_every)?;
+                Ok((hashed()?, size))
+            })
         })
+    }
+
+    /// The path of a blob's file.
+    fn blob_path(&self, hash: &ContentHash) -> Option<std::path::PathBuf> {
+        self.fs.path_to_filesystem(&blob_key(hash)).ok()
+    }
+
+    /// Whether the stored blob `hash` holds exactly `bytes`. Any error reading it is a no.
+    fn holds(&self, hash: &ContentHash, bytes: &[u8]) -> bool {
+        self.compare_stored(hash, bytes.len() as u64, |at, stored| {
+            *stored == bytes[at..at + stored.len()]
+        })
+    }
+
+    /// Reads the stored blob `hash` back in pieces (the first one small, so that other content
+    /// is told apart quickly) and asks `same(offset, piece)` of each; true if the blob is
+    /// exactly `len` bytes long and `same` said yes to every piece. Any error reading it, or
+    /// the first no, stops the comparison with false.
+    fn compare_stored(
+        &self,
+        hash: &ContentHash,
+        len: u64,
+        mut same: impl FnMut(usize, &[u8]) -> bool,
+    ) -> bool {
+        let _span = tracing::debug_span!("compare_stored_blob", blob = %hash).entered();
+        let Some(path) = self.blob_path(hash) else {
+            return false;
+        };
+        let Ok(mut file) = std::fs::File::open(&path) else {
+            return false;
+        };
+        let Ok(len) = usize::try_from(len) else {
+            return false;
+        };
+        if file.metadata().map(|m| m.len()).ok() != Some(len as u64) {
+            return false;
+        }
+        let mut buf = vec![0u8; FILE_PIECE.min(len)];
+        let mut at = 0usize;
+        let mut piece = (64 << 10).min(buf.len());
+        while at < len {
+            let n = piece.min(len - at);
+            if file.read_exact(&mut buf[..n]).is_err() || !same(at, &buf[..n]) {
+                return false;
+            }
+            at += n;
+            piece = buf.len();
+        }
+        // Nothing past the end (the file could have grown since its length was read).
+        matches!(file.read(&mut [0u8; 1]), Ok(0))
+    }
+
+    /// For a file about to be stored: if it holds exactly what the stored blob `likely` holds
+    /// (compared piece by piece while a helper thread hashes it, and the hash is `likely`),
+    /// refreshes that blob's modification time and returns its size; otherwise (other
+    /// content, a damaged blob, any error) `None`, with `file` rewound to its start for the
+    /// ordinary write.
+    pub(crate) fn keeps_file(
+        &self,
+        file: &mut std::fs::File,
+        likely: &ContentHash,
+    ) -> Result<Option<u64>> {
+        use std::io::{Seek, SeekFrom};
+        let rewind = |file: &mut std::fs::File| {
+            file.seek(SeekFrom::Start(0))
+                .map(drop)
+                .map_err(|source| Error::Io {
+                    op: "reading the artifact",
+                    source,
+                })
+        };
+        let Ok(len) = file.metadata().map(|m| m.len()) else {
+            return Ok(None);
+        };
+        let kept = std::thread::scope(|scope| -> Result<bool> {
+            let (to_hasher, for_hasher) = std::sync::mpsc::sync_channel::<Bytes>(2);
+            let hashing = spawn_hasher(scope, for_hasher)?;
+            let input = &mut *file;
+            // Two queued at the hasher, one in its hands, one being compared.
+            let mut pool = crate::direct::AlignedPool::new(FILE_PIECE, 4);
+            let same = self.compare_stored(likely, len, |_, stored| {
+                pool.read_part(&mut input.take(stored.len() as u64))
+                    .is_ok_and(|mine| mine[..] == *stored && to_hasher.send(mine).is_ok())
+            }) && matches!(input.read(&mut [0u8; 1]), Ok(0));
+            drop(to_hasher);
+            let hash = hashing.join().map_err(|_| Error::Internal {
+                reason: "hashing thread panicked",
+            })?;
+            Ok(same && hash == *likely && self.touch(likely))
+        })?;
+        if kept {
+            tracing::debug!(blob = %likely, "identical blob already stored; kept");
+            return Ok(Some(len));
+        }
+        rewind(file)?;
+        Ok(None)
+    }
+
+    /// Refreshes a stored blob's modification time (what a re-put means to a concurrent
+    /// garbage collection); false if it cannot be done (the blob is then written again).
+    fn touch(&self, hash: &ContentHash) -> bool {
+        let Some(path) = self.blob_path(hash) else {
+            return false;
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .is_ok()
     }
 
     /// Like [`LocalFs::put`] for everything `reader` yields: this thread reads it in
     /// `piece`-sized parts, which one helper thread hashes and another writes (a third syncs,
-    /// as in `put`), so reading, hashing and writing overlap; at most about six parts are held.
+    /// as in `put`), so reading, hashing and writing overlap; at most eight part buffers exist.
     pub(crate) fn put_reader<R: Read>(
         &self,
         reader: R,
@@ -173,15 +324,17 @@ impl LocalFs {
         sync_every: usize,
     ) -> Result<(ContentHash, u64)> {
         let sync_every = self.fsync.then_some(sync_every);
-        self.staged(|file| stream_hashing(file, reader, piece.max(1), sync_every))
+        self.staged(|file, direct| stream_hashing(file, direct, reader, piece.max(1), sync_every))
     }
 
     /// Creates a staging file in `blobs/sha256/`, lets `write` fill it (and sync it) and return
-    /// the content hash, then renames it to that hash and syncs the directory. On any error the
-    /// staging file is removed and nothing is published.
+    /// the content hash, then renames it to that hash and syncs the directory. `write` also
+    /// gets a second, `O_DIRECT` handle on the file when writes are durable, direct I/O is on
+    /// and the file system allows it ([`crate::direct`]). On any error the staging file is
+    /// removed and nothing is published.
     fn staged(
         &self,
-        write: impl FnOnce(&std::fs::File) -> Result<(ContentHash, u64)>,
+        write: impl FnOnce(&std::fs::File, Option<std::fs::File>) -> Result<(ContentHash, u64)>,
     ) -> Result<(ContentHash, u64)> {
         let _span = tracing::debug_span!("write_local_blob", fsync = self.fsync).entered();
         let dir_key = Path::from("blobs/sha256");
@@ -206,12 +359,24 @@ impl LocalFs {
             .create_new(true)
             .open(&staging)
             .map_err(|e| io("put", &dir_key, &staging, e))?;
-        let written = write(&file);
+        let direct = (self.fsync && self.direct_io)
+            .then(|| crate::direct::open_direct(&staging))
+            .flatten();
+        let written = write(&file, direct);
         drop(file);
         let published = written.and_then(|(hash, size)| {
             let key = blob_key(&hash);
             let path = dir.join(hash.to_hex());
-            std::fs::rename(&staging, &path).map_err(|e| io("put", &key, &path, e))?;
+            // Replacing a blob frees the old file's blocks inside `rename` (tens of
+            // milliseconds for hundreds of MiB): keep the old file alive under a staging name
+            // so the rename only swaps a directory entry, and free it off this thread.
+            let old = dir.join(format!("{}#2", unique_name()));
+            let old = std::fs::hard_link(&path, &old).is_ok().then_some(old);
+            let renamed = std::fs::rename(&staging, &path).map_err(|e| io("put", &key, &path, e));
+            if let Some(old) = old {
+                remove_in_background(old);
+            }
+            renamed?;
             if self.fsync {
                 sync_dir(&dir).map_err(|e| io("put", &key, &dir, e))?;
             }
@@ -227,35 +392,93 @@ impl LocalFs {
     }
 }
 
+/// Hashes the parts received until every sender is gone (a hashing thread's body).
+fn hash_parts(parts: std::sync::mpsc::Receiver<Bytes>) -> ContentHash {
+    let mut hasher = Sha256Stream::new();
+    for part in parts {
+        hasher.update(&part);
+    }
+    hasher.finish()
+}
+
+fn hasher_not_started(source: std::io::Error) -> Error {
+    Error::Io {
+        op: "starting the hashing thread",
+        source,
+    }
+}
+
+/// Starts a scoped thread running [`hash_parts`].
+fn spawn_hasher<'s, 'e>(
+    scope: &'s std::thread::Scope<'s, 'e>,
+    parts: std::sync::mpsc::Receiver<Bytes>,
+) -> Result<std::thread::ScopedJoinHandle<'s, ContentHash>> {
+    std::thread::Builder::new()
+        .name("mlops-registry-hash".into())
+        .spawn_scoped(scope, move || hash_parts(parts))
+        .map_err(hasher_not_started)
+}
+
+/// Deletes a file on a detached thread (inline if no thread can be started). A file left
+/// behind by a process that exits first has a staging name, which [`crate::Registry::gc`]
+/// removes.
+fn remove_in_background(path: std::path::PathBuf) {
+    let remove = |path: &std::path::Path| {
+        if let Err(e) = std::fs::remove_file(path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::debug!(path = %path.display(), error = %e, "could not delete a replaced blob");
+        }
+    };
+    let moved = path.clone();
+    if std::thread::Builder::new()
+        .name("mlops-registry-free".into())
+        .spawn(move || remove(&moved))
+        .is_err()
+    {
+        remove(&path);
+    }
+}
+
 /// Reads `reader` to its end in `piece`-sized parts on this thread while one helper thread
-/// hashes the parts and another writes them to `file` (syncing as in [`write_hashing`]).
+/// hashes the parts and another writes them to `file` (syncing as in [`write_bytes`]).
 /// Returns the hash and the number of bytes.
 fn stream_hashing<R: Read>(
     file: &std::fs::File,
+    direct: Option<std::fs::File>,
     mut reader: R,
     piece: usize,
     sync_every: Option<usize>,
 ) -> Result<(ContentHash, u64)> {
     let io = |op: &'static str| move |source: std::io::Error| Error::Io { op, source };
     let sync_every = sync_every.map(|n| n.max(1));
+    // Direct writes take parts read into aligned buffers as they are (no bounce copy).
+    let aligned = direct.is_some();
+    let piece = if aligned {
+        piece.div_ceil(ALIGN) * ALIGN
+    } else {
+        piece
+    };
+    // Recycled part buffers (already mapped after the first few parts, and aligned for direct
+    // writes), enough for every part that can be in flight: two queued and one in hand at each
+    // of the hasher and the writer, and the one being read.
+    let mut pool = crate::direct::AlignedPool::new(piece, 8);
     std::thread::scope(|scope| -> Result<(ContentHash, u64)> {
         let (to_hasher, for_hasher) = std::sync::mpsc::sync_channel::<Bytes>(2);
-        let hashing = std::thread::Builder::new()
-            .name("mlops-registry-hash".into())
-            .spawn_scoped(scope, move || {
-                let mut hasher = Sha256Stream::new();
-                for part in for_hasher {
-                    hasher.update(&part);
-                }
-                hasher.finish()
-            })
-            .map_err(io("starting the hashing thread"))?;
+        let hashing = spawn_hasher(scope, for_hasher)?;
         let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
-        let syncing = spawn_syncer(scope, file, kicks, sync_every.is_some())?;
+        let syncing = spawn_syncer(scope, file, kicks, sync_every.is_some() && direct.is_none())?;
         let (to_writer, for_writer) = std::sync::mpsc::sync_channel::<Bytes>(2);
         let writing = std::thread::Builder::new()
             .name("mlops-registry-write".into())
             .spawn_scoped(scope, move || -> std::io::Result<u64> {
+                if let Some(direct) = direct {
+                    let mut w = DirectWriter::new(direct, file, piece.min(DIRECT_PIECE))?;
+                    for part in for_writer {
+                        w.write(&part)?;
+                    }
+                    return w.finish();
+                }
                 let (mut total, mut unsynced) = (0u64, 0usize);
                 for part in for_writer {
                     (&*file).write_all(&part)?;
@@ -272,7 +495,10 @@ fn stream_hashing<R: Read>(
             .map_err(io("starting the writing thread"))?;
         let read = (|| -> Result<()> {
             loop {
-                let part = Bytes::from(read_up_to(&mut reader, piece)?);
+                let part = pool.read_part(&mut reader).map_err(|source| Error::Io {
+                    op: "reading the artifact",
+                    source,
+                })?;
                 if part.is_empty() {
                     return Ok(());
                 }
@@ -304,33 +530,40 @@ fn stream_hashing<R: Read>(
     })
 }
 
-/// Writes `bytes` to `file` in `piece`-sized writes while a helper thread hashes them. With
-/// `sync_every: Some(n)`, another thread syncs what is written so far each time `n` more bytes
-/// were written and more are to come (coalesced: at most one sync pending), and the file is
-/// synced whole (`sync_all`) at the end. Returns the hash of `bytes`.
-fn write_hashing(
+/// Writes `bytes` to `file` in `piece`-sized writes. With `sync_every: Some(n)`, a helper
+/// thread syncs what is written so far each time `n` more bytes were written and more are to
+/// come (coalesced: at most one sync pending), and the file is synced whole (`sync_all`) at
+/// the end. With a `direct` handle the bytes go through a [`DirectWriter`] instead (no
+/// intermediate syncs: nothing waits in the page cache).
+fn write_bytes(
     file: &std::fs::File,
+    direct: Option<std::fs::File>,
     bytes: &[u8],
     piece: usize,
     sync_every: Option<usize>,
-) -> Result<ContentHash> {
+) -> Result<()> {
     let io = |op: &'static str| move |source: std::io::Error| Error::Io { op, source };
-    std::thread::scope(|scope| -> Result<ContentHash> {
-        let hashing = std::thread::Builder::new()
-            .name("mlops-registry-hash".into())
-            .spawn_scoped(scope, || hash_bytes(bytes))
-            .map_err(io("starting the hashing thread"))?;
+    std::thread::scope(|scope| -> Result<()> {
         let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
         let sync_every = sync_every.map(|n| n.max(1));
         let syncing = spawn_syncer(
             scope,
             file,
             kicks,
-            sync_every.is_some_and(|n| bytes.len() > n),
+            sync_every.is_some_and(|n| bytes.len() > n) && direct.is_none(),
         )?;
         let mut written = Ok(());
         let (mut done, mut unsynced) = (0usize, 0usize);
-        for part in bytes.chunks(piece) {
+        let buffered = match direct {
+            Some(direct) => {
+                // Two writers: one copies its next piece into an aligned buffer while the
+                // other's write is on the device.
+                written = write_all_parallel(direct, file, bytes, piece.min(DIRECT_PIECE), 2);
+                &[][..]
+            }
+            None => bytes,
+        };
+        for part in buffered.chunks(piece) {
             if let Err(e) = (&*file).write_all(part) {
                 written = Err(e);
                 break;
@@ -345,15 +578,12 @@ fn write_hashing(
         }
         drop(kick);
         let synced = join_syncer(syncing)?;
-        let hash = hashing.join().map_err(|_| Error::Internal {
-            reason: "hashing thread panicked",
-        })?;
         written.map_err(io("writing a blob"))?;
         synced.map_err(io("syncing a blob"))?;
         if sync_every.is_some() {
             file.sync_all().map_err(io("syncing a blob"))?;
         }
-        Ok(hash)
+        Ok(())
     })
 }
 
@@ -480,17 +710,8 @@ pub(crate) async fn put_reader<R: Read + Send>(
     let (to_hasher, parts) = std::sync::mpsc::sync_channel::<Bytes>(PARALLEL_PARTS);
     let hashing = std::thread::Builder::new()
         .name("mlops-registry-hash".into())
-        .spawn(move || {
-            let mut hasher = Sha256Stream::new();
-            for part in parts {
-                hasher.update(&part);
-            }
-            hasher.finish()
-        })
-        .map_err(|source| Error::Io {
-            op: "starting the hashing thread",
-            source,
-        })?;
+        .spawn(move || hash_parts(parts))
+        .map_err(hasher_not_started)?;
     let mut size = 0u64;
     let streamed: Result<()> = async {
         let mut part = Bytes::from(first);
@@ -845,27 +1066,42 @@ mod tests {
     }
 
     fn local(dir: &std::path::Path, fsync: bool) -> LocalFs {
+        local_with(dir, fsync, true)
+    }
+
+    fn local_with(dir: &std::path::Path, fsync: bool, direct_io: bool) -> LocalFs {
         let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
             .unwrap()
             .with_fsync(fsync);
         LocalFs {
             fs: std::sync::Arc::new(fs),
             fsync,
+            direct_io,
         }
     }
+
+    /// Every write mode: page cache without and with fsync, and direct writes (with fsync).
+    const MODES: [(bool, bool); 3] = [(false, false), (true, false), (true, true)];
 
     fn blob_dir(root: &std::path::Path) -> std::path::PathBuf {
         root.join("blobs").join("sha256")
     }
 
-    /// Names in `blobs/sha256`: only finished blobs, never a staging file.
+    /// Names in `blobs/sha256` once the replaced blobs being freed in the background (`#2`)
+    /// are gone (within 10 s): only finished blobs, never a staging file.
     fn names(root: &std::path::Path) -> Vec<String> {
-        let mut out: Vec<String> = std::fs::read_dir(blob_dir(root))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        out.sort();
-        out
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mut out: Vec<String> = std::fs::read_dir(blob_dir(root))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            out.sort();
+            if !out.iter().any(|n| n.ends_with("#2")) || std::time::Instant::now() > deadline {
+                return out;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     const PIECE: usize = 1024;
@@ -885,12 +1121,12 @@ mod tests {
 
     #[test]
     fn local_put_at_piece_and_sync_boundaries() {
-        for fsync in [false, true] {
+        for (fsync, direct_io) in MODES {
             for size in SIZES {
                 let dir = tempfile::tempdir().unwrap();
-                let store = local(dir.path(), fsync);
+                let store = local_with(dir.path(), fsync, direct_io);
                 let bytes = data(size, 7);
-                let (hash, len) = store.put(&bytes, PIECE, 2 * PIECE).unwrap();
+                let (hash, len) = store.put(&bytes, PIECE, 2 * PIECE, None).unwrap();
                 assert_eq!((hash, len), (hash_bytes(&bytes), size as u64), "{size}");
                 let stored = std::fs::read(blob_dir(dir.path()).join(hash.to_hex())).unwrap();
                 assert!(stored == bytes, "{size} fsync={fsync}");
@@ -901,10 +1137,10 @@ mod tests {
 
     #[test]
     fn local_put_reader_at_piece_and_sync_boundaries() {
-        for fsync in [false, true] {
+        for (fsync, direct_io) in MODES {
             for size in SIZES {
                 let dir = tempfile::tempdir().unwrap();
-                let store = local(dir.path(), fsync);
+                let store = local_with(dir.path(), fsync, direct_io);
                 let bytes = data(size, 9);
                 let (hash, len) = store.put_reader(&bytes[..], PIECE, 2 * PIECE).unwrap();
                 assert_eq!((hash, len), (hash_bytes(&bytes), size as u64), "{size}");
@@ -955,13 +1191,98 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
+    fn inode(path: &std::path::Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).unwrap().ino()
+    }
+
+    fn age(path: &std::path::Path) {
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+
+    fn is_fresh(path: &std::path::Path) -> bool {
+        let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
+        mtime > std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + 3600)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn local_put_keeps_a_likely_blob_only_when_every_byte_matches() {
+        for (fsync, direct_io) in MODES {
+            let dir = tempfile::tempdir().unwrap();
+            let store = local_with(dir.path(), fsync, direct_io);
+            // Past the small first comparison piece and one full piece, not a multiple of either.
+            let a = data(FILE_PIECE + (64 << 10) + 4321, 1);
+            let (ha, _) = store.put(&a, 4096, 1 << 20, None).unwrap();
+            let path = blob_dir(dir.path()).join(ha.to_hex());
+
+            // Identical: kept as it is (same file), with a fresh modification time.
+            age(&path);
+            let ino = inode(&path);
+            assert_eq!(
+                store.put(&a, 4096, 1 << 20, Some(&ha)).unwrap(),
+                (ha, a.len() as u64)
+            );
+            assert_eq!(inode(&path), ino, "fsync={fsync} direct={direct_io}");
+            assert!(is_fresh(&path));
+
+            // Damaged where only a full comparison finds it: written again, so repaired.
+            for at in [0, 70_000, a.len() - 1] {
+                let mut raw = a.clone();
+                raw[at] ^= 0x10;
+                std::fs::write(&path, &raw).unwrap();
+                assert_eq!(store.put(&a, 4096, 1 << 20, Some(&ha)).unwrap().0, ha);
+                assert!(std::fs::read(&path).unwrap() == a, "damage at {at}");
+            }
+            // Longer or shorter than the bytes: written again.
+            for len in [a.len() - 1, a.len() + 1] {
+                let mut raw = a.clone();
+                raw.resize(len, 0);
+                std::fs::write(&path, &raw).unwrap();
+                assert_eq!(store.put(&a, 4096, 1 << 20, Some(&ha)).unwrap().0, ha);
+                assert!(std::fs::read(&path).unwrap() == a, "len {len}");
+            }
+
+            // Another blob of the same size named as likely: these bytes get their own blob and
+            // the other one is untouched.
+            let mut b = a.clone();
+            b[a.len() / 2] ^= 1;
+            let (hb, _) = store.put(&b, 4096, 1 << 20, Some(&ha)).unwrap();
+            assert_eq!(hb, hash_bytes(&b));
+            assert!(std::fs::read(blob_dir(dir.path()).join(hb.to_hex())).unwrap() == b);
+            assert!(std::fs::read(&path).unwrap() == a);
+
+            // A likely blob that is not stored: written.
+            std::fs::remove_file(&path).unwrap();
+            assert_eq!(store.put(&a, 4096, 1 << 20, Some(&ha)).unwrap().0, ha);
+            assert!(std::fs::read(&path).unwrap() == a);
+
+            // A stored file equal to the bytes but under another blob's name is not kept (its
+            // name is not their hash): the bytes go to their own name.
+            std::fs::write(blob_dir(dir.path()).join(hb.to_hex()), &a).unwrap();
+            std::fs::remove_file(&path).unwrap();
+            assert_eq!(store.put(&a, 4096, 1 << 20, Some(&hb)).unwrap().0, ha);
+            assert!(std::fs::read(&path).unwrap() == a);
+            let mut want = vec![ha.to_hex(), hb.to_hex()];
+            want.sort();
+            assert_eq!(names(dir.path()), want);
+        }
+    }
+
     #[test]
     fn local_put_replaces_an_identical_blob_with_a_fresh_mtime_and_keeps_others() {
         let dir = tempfile::tempdir().unwrap();
         let store = local(dir.path(), true);
         let (a, b) = (data(5000, 1), data(5000, 2));
-        let (ha, _) = store.put(&a, PIECE, PIECE).unwrap();
-        let (hb, _) = store.put(&b, PIECE, PIECE).unwrap();
+        let (ha, _) = store.put(&a, PIECE, PIECE, None).unwrap();
+        let (hb, _) = store.put(&b, PIECE, PIECE, None).unwrap();
         let path = blob_dir(dir.path()).join(ha.to_hex());
         let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
         std::fs::File::options()
@@ -970,7 +1291,7 @@ mod tests {
             .unwrap()
             .set_modified(old)
             .unwrap();
-        assert_eq!(store.put(&a, PIECE, PIECE).unwrap().0, ha);
+        assert_eq!(store.put(&a, PIECE, PIECE, None).unwrap().0, ha);
         let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
         assert!(mtime > old + std::time::Duration::from_secs(3600));
         assert!(std::fs::read(&path).unwrap() == a);
@@ -992,7 +1313,7 @@ mod tests {
                 .map(|_| {
                     s.spawn(|| {
                         barrier.wait();
-                        store.put(&bytes, 4096, 16 * 1024).unwrap().0
+                        store.put(&bytes, 4096, 16 * 1024, None).unwrap().0
                     })
                 })
                 .collect();
@@ -1010,7 +1331,7 @@ mod tests {
         // `blobs` is a file: the blob directory cannot be created.
         std::fs::write(dir.path().join("blobs"), b"in the way").unwrap();
         let store = local(dir.path(), true);
-        let err = store.put(&data(3000, 4), PIECE, PIECE).unwrap_err();
+        let err = store.put(&data(3000, 4), PIECE, PIECE, None).unwrap_err();
         assert!(matches!(err, Error::Store { op: "put", .. }), "{err:?}");
         assert_eq!(
             std::fs::read(dir.path().join("blobs")).unwrap(),
@@ -1072,7 +1393,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = local(dir.path(), false);
         let bytes = data(2 * FILE_PIECE + 12_345, 8);
-        let (hash, _) = store.put(&bytes, WRITE_PIECE, SYNC_EVERY).unwrap();
+        let (hash, _) = store.put(&bytes, WRITE_PIECE, SYNC_EVERY, None).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();

@@ -68,6 +68,13 @@
 //!   registry that opens and verifies and holds every acknowledged write; it may leave an
 //!   unreferenced blob or `tmp/` object behind. On the local file system writes are fsynced
 //!   before they are acknowledged ([`RegistryOptions::fsync`]).
+//! - **Large local artifacts** (16 MiB and more) are written straight into the blob directory
+//!   under a staging name while they are hashed, with `O_DIRECT` on Linux when fsync is on
+//!   ([`RegistryOptions::direct_io`]), then renamed to their hash. Registering the same bytes
+//!   as the model's newest version of that size (a deterministic retrain often reproduces its
+//!   bundle) compares them with the stored blob while hashing and, if every byte matches,
+//!   keeps the stored blob instead of writing it again; a damaged stored blob never matches,
+//!   so it is rewritten (repaired).
 //! - **Hostile input**: names are [`core::Name`]s (no traversal, separators, control
 //!   characters, empty or overlong names); event objects are size-limited
 //!   ([`MAX_EVENT_BYTES`]) and decoded with `serde_json` (bounded nesting) into typed errors;
@@ -102,6 +109,7 @@
 
 mod blob;
 mod card;
+mod direct;
 mod error;
 mod event;
 mod gc;

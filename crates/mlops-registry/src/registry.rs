@@ -56,6 +56,14 @@ pub struct RegistryOptions {
     pub snapshot_every: u64,
     /// How many of the newest snapshots [`Registry::gc`] keeps (at least 1). Default 2.
     pub snapshots_kept: usize,
+    /// Local file system with `fsync` on only: large artifacts (16 MiB and more) are written
+    /// with `O_DIRECT` (Linux), from the caller's bytes straight to the device instead of
+    /// through the page cache, where the file system allows it (otherwise, and on other
+    /// platforms, through the page cache). The artifact is synced either way; this only
+    /// changes the speed: about 1.7 GB/s instead of 1.0–1.4 GB/s on the project's machine,
+    /// and steadier. Turn it off on file systems where direct I/O is slow (some network file
+    /// systems). Default `true`.
+    pub direct_io: bool,
 }
 
 impl Default for RegistryOptions {
@@ -67,6 +75,7 @@ impl Default for RegistryOptions {
             max_attempts: 100_000,
             snapshot_every: 100,
             snapshots_kept: 2,
+            direct_io: true,
         }
     }
 }
@@ -80,6 +89,12 @@ impl RegistryOptions {
     /// Sets whether local writes are fsynced.
     pub fn with_fsync(mut self, fsync: bool) -> Self {
         self.fsync = fsync;
+        self
+    }
+    /// Sets whether durable writes of large local artifacts bypass the page cache
+    /// ([`RegistryOptions::direct_io`]).
+    pub fn with_direct_io(mut self, direct_io: bool) -> Self {
+        self.direct_io = direct_io;
         self
     }
     /// Sets the upload part size.
@@ -202,10 +217,14 @@ impl Registry {
             .map_err(|e| Error::store("open", &Path::from(dir.to_string_lossy().as_ref()), e))?
             .with_fsync(opts.fsync);
         let store = Arc::new(store);
-        let fsync = opts.fsync;
+        let (fsync, direct_io) = (opts.fsync, opts.direct_io);
         let mut reg = Self::connect(Arc::clone(&store) as Arc<dyn ObjectStore>, opts)?;
         reg.local_root = Some(dir.to_path_buf());
-        reg.local = Some(blob::LocalFs { fs: store, fsync });
+        reg.local = Some(blob::LocalFs {
+            fs: store,
+            fsync,
+            direct_io,
+        });
         reg.refresh()?;
         Ok(reg)
     }
@@ -476,8 +495,12 @@ impl Registry {
             let model = name("model", model)?;
             metadata.validate()?;
             event::check_reason(reason)?;
+            // Re-registering what the newest version of the same size holds (a deterministic
+            // retrain often reproduces its bundle byte for byte) need not write it again.
+            let likely = self.likely_blob(&model, bundle.len() as u64).await;
             let (blob, size) =
-                blob::put_bytes_to(self.store.as_ref(), self.local.as_ref(), bundle).await?;
+                blob::put_bytes_to(self.store.as_ref(), self.local.as_ref(), bundle, likely)
+                    .await?;
             self.register_blob(model, blob, size, metadata, reason)
                 .await
         })
@@ -519,11 +542,50 @@ impl Registry {
         metadata: ModelMetadata,
         reason: &str,
     ) -> Result<ModelVersion> {
-        let file = std::fs::File::open(path.as_ref()).map_err(|source| Error::Io {
+        let mut file = std::fs::File::open(path.as_ref()).map_err(|source| Error::Io {
             op: "opening the artifact file",
             source,
         })?;
+        // A large file holding what the newest version of the same size holds is compared
+        // with it rather than written again (see `register`).
+        if let Some(local) = &self.local {
+            let kept = self.run(async {
+                let model = name("model", model)?;
+                metadata.validate()?;
+                event::check_reason(reason)?;
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                if len < blob::OVERLAP_AT as u64 {
+                    return Ok(None);
+                }
+                let Some(likely) = self.likely_blob(&model, len).await else {
+                    return Ok(None);
+                };
+                Ok(local
+                    .keeps_file(&mut file, &likely)?
+                    .map(|size| (likely, size)))
+            })?;
+            if let Some((blob, size)) = kept {
+                return self.run(async move {
+                    let model = name("model", model)?;
+                    self.register_blob(model, blob, size, metadata, reason)
+                        .await
+                });
+            }
+        }
         self.register_reader(model, std::io::BufReader::new(file), metadata, reason)
+    }
+
+    /// The blob of the newest version of `model` that is `size` bytes long, from the state
+    /// this handle already holds: what a new artifact of that size most likely repeats.
+    async fn likely_blob(&self, model: &Name, size: u64) -> Option<ContentHash> {
+        let st = self.state.lock().await;
+        st.models.get(model).and_then(|m| {
+            m.versions
+                .iter()
+                .rev()
+                .find(|v| v.size == size)
+                .map(|v| v.blob)
+        })
     }
 
     async fn register_blob(

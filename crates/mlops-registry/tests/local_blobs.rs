@@ -18,16 +18,25 @@ fn data(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
+/// The names in `dir`, once the replaced blobs a put frees in the background (`…#2`) are gone
+/// (waiting at most 10 s).
 fn entries(dir: &std::path::Path) -> Vec<String> {
-    match std::fs::read_dir(dir) {
-        Ok(rd) => {
-            let mut v: Vec<String> = rd
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
-            v.sort();
-            v
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v = match std::fs::read_dir(dir) {
+            Ok(rd) => {
+                let mut v: Vec<String> = rd
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
+                v.sort();
+                v
+            }
+            Err(_) => Vec::new(),
+        };
+        if !v.iter().any(|n| n.ends_with("#2")) || std::time::Instant::now() > deadline {
+            return v;
         }
-        Err(_) => Vec::new(),
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 
@@ -63,7 +72,9 @@ fn large_blob_round_trip_durable_and_not() {
         let other = Registry::open(dir.path()).unwrap();
         assert!(other.load("big", VersionRef::Number(1)).unwrap().1[..] == bytes[..]);
         assert!(other.verify().unwrap().is_ok());
-        // Registering the same bytes again rewrites the blob with identical content.
+        // Registering the same bytes again: the stored blob is compared and kept as it is.
+        let blob_file = dir.path().join("blobs").join("sha256").join(hash.to_hex());
+        let before = std::fs::metadata(&blob_file).unwrap();
         let v2 = reg
             .register(
                 "big",
@@ -73,6 +84,10 @@ fn large_blob_round_trip_durable_and_not() {
             )
             .unwrap();
         assert_eq!((v2.version, v2.blob), (2, hash));
+        {
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(std::fs::metadata(&blob_file).unwrap().ino(), before.ino());
+        }
         assert!(reg.load("big", VersionRef::Number(1)).unwrap().1[..] == bytes[..]);
         // Small blobs keep the object_store path and live beside the large one.
         let small = reg
@@ -232,4 +247,72 @@ fn large_files_and_readers_stream_straight_to_the_blob_directory() {
     assert_eq!(entries(&blobs), before);
     assert_eq!(reg.versions("big").unwrap().len(), 8);
     assert!(reg.verify().unwrap().is_ok());
+}
+
+fn inode(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().ino()
+}
+
+#[test]
+fn re_registering_identical_large_content_keeps_the_stored_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::open(dir.path().join("reg")).unwrap();
+    let blobs = dir.path().join("reg").join("blobs").join("sha256");
+    let bytes = data(SIZE, 5);
+    let path = dir.path().join("artifact.bin");
+    std::fs::write(&path, &bytes).unwrap();
+    let meta = ModelMetadata::default;
+    let v1 = reg.register_file("m", &path, meta(), "").unwrap();
+    let blob_file = blobs.join(v1.blob.to_hex());
+    let ino = inode(&blob_file);
+
+    // The same file, then the same bytes from memory: compared and kept, not rewritten.
+    let v2 = reg.register_file("m", &path, meta(), "").unwrap();
+    let v3 = reg
+        .register("m", Bytes::from(bytes.clone()), meta(), "")
+        .unwrap();
+    assert_eq!((v2.version, v2.blob, v2.size), (2, v1.blob, SIZE as u64));
+    assert_eq!((v3.version, v3.blob, v3.size), (3, v1.blob, SIZE as u64));
+    assert_eq!(inode(&blob_file), ino);
+
+    // Invalid metadata is still refused before anything happens.
+    let bad = ModelMetadata::default().with_metric("auc", f64::NAN);
+    assert!(reg.register_file("m", &path, bad, "").is_err());
+    assert_eq!(reg.versions("m").unwrap().len(), 3);
+
+    // Same size, one byte different in the middle: a blob of its own; the first is intact.
+    let mut other = bytes.clone();
+    other[SIZE / 2] ^= 1;
+    std::fs::write(&path, &other).unwrap();
+    let v4 = reg.register_file("m", &path, meta(), "").unwrap();
+    assert_eq!(v4.blob, hash_bytes(&other));
+    assert!(reg.load("m", VersionRef::Number(4)).unwrap().1[..] == other[..]);
+    assert!(reg.load("m", VersionRef::Number(1)).unwrap().1[..] == bytes[..]);
+
+    // The stored blob damaged in its last byte, then in its middle: registering the original
+    // bytes (from memory, compared with v4's blob, the newest of that size) and then the
+    // original file (compared with the damaged blob) both write it again, which repairs it.
+    let mut raw = std::fs::read(&blob_file).unwrap();
+    raw[SIZE - 1] ^= 0x80;
+    std::fs::write(&blob_file, &raw).unwrap();
+    assert!(reg.load("m", VersionRef::Number(1)).is_err());
+    let v5 = reg
+        .register("m", Bytes::from(bytes.clone()), meta(), "")
+        .unwrap();
+    assert_eq!(v5.blob, v1.blob);
+    assert!(reg.load("m", VersionRef::Number(1)).unwrap().1[..] == bytes[..]);
+    let mut raw = std::fs::read(&blob_file).unwrap();
+    raw[SIZE / 3] ^= 0x80;
+    std::fs::write(&blob_file, &raw).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let v6 = reg.register_file("m", &path, meta(), "").unwrap();
+    assert_eq!(v6.blob, v1.blob);
+    assert!(reg.load("m", VersionRef::Number(1)).unwrap().1[..] == bytes[..]);
+    assert!(reg.verify().unwrap().is_ok());
+    assert_eq!(entries(&blobs), {
+        let mut want = vec![v1.blob.to_hex(), v4.blob.to_hex()];
+        want.sort();
+        want
+    });
 }
