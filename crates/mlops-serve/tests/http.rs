@@ -42,6 +42,10 @@ fn start(configure: impl FnOnce(ServerState) -> ServerState) -> Fixture {
     }
 }
 
+fn start_limited(limits: Limits) -> Fixture {
+    start(|s| s.with_limits(limits))
+}
+
 /// JSON floats round-trip to within an ulp or so.
 fn close(got: f64, want: f64) {
     assert!((got - want).abs() <= 1e-12, "{got} != {want}");
@@ -189,12 +193,10 @@ fn every_route_answers() {
 
 #[test]
 fn every_error_is_json_with_the_right_status() {
-    let f = start(|s| {
-        s.with_limits(Limits {
-            max_body_bytes: 64 * 1024,
-            max_rows: 10,
-            ..Limits::default()
-        })
+    let f = start_limited(Limits {
+        max_body_bytes: 64 * 1024,
+        max_rows: 10,
+        ..Limits::default()
     });
     let a = f.addr();
     let mut c = Client::connect(a).unwrap();
@@ -356,12 +358,10 @@ fn bearer_token_guards_everything_but_health() {
 
 #[test]
 fn stalled_clients_time_out_without_blocking_others() {
-    let f = start(|s| {
-        s.with_limits(Limits {
-            header_read_timeout: Duration::from_millis(1500),
-            request_timeout: Duration::from_millis(2000),
-            ..Limits::default()
-        })
+    let f = start_limited(Limits {
+        header_read_timeout: Duration::from_millis(1500),
+        request_timeout: Duration::from_millis(2000),
+        ..Limits::default()
     });
     let a = f.addr();
     // A client that sends half a request head and stalls.
@@ -415,6 +415,113 @@ fn stalled_clients_time_out_without_blocking_others() {
     // is served.
     assert!(c.get("/v2/health/live").is_err());
     assert_eq!(one_shot(a, "GET", "/v2/health/live", "").status, 200);
+}
+
+/// Waits (at most 5 s) until the server counts `n` requests in flight.
+fn wait_in_flight(state: &ServerState, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while state.in_flight() != n {
+        assert!(
+            Instant::now() < deadline,
+            "in flight: {}",
+            state.in_flight()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn requests_beyond_the_in_flight_limit_are_shed_with_503() {
+    let f = start_limited(Limits {
+        max_in_flight: 2,
+        ..Limits::default()
+    });
+    let a = f.addr();
+    let body = oip_body(&f.rows[..1], None);
+    // Two requests whose bodies stall hold both slots.
+    let head = format!(
+        "POST /v2/models/churn/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let (first, rest) = body.split_at(10);
+    let mut stallers: Vec<Client> = (0..2)
+        .map(|_| {
+            let mut c = Client::connect(a).unwrap();
+            c.stream()
+                .write_all(format!("{head}{first}").as_bytes())
+                .unwrap();
+            c
+        })
+        .collect();
+    wait_in_flight(&f.state, 2);
+
+    // A third is refused at once, with a JSON error and Retry-After; it is not counted.
+    let t = Instant::now();
+    let r = one_shot(a, "POST", "/v2/models/churn/infer", &body);
+    let err = assert_error(&r, 503);
+    assert!(err["error"].as_str().unwrap().contains("busy"), "{err}");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert_eq!(f.state.in_flight(), 2);
+    // Health checks and metrics still answer.
+    assert_eq!(one_shot(a, "GET", "/v2/health/ready", "").status, 200);
+    let metrics = one_shot(a, "GET", "/metrics", "").text();
+    assert!(metrics.contains("status=\"503\""), "{metrics}");
+
+    // The stalled requests finish normally and free their slots.
+    for c in &mut stallers {
+        c.stream().write_all(rest.as_bytes()).unwrap();
+        assert_eq!(c.read_response().unwrap().status, 200);
+    }
+    wait_in_flight(&f.state, 0);
+    assert_eq!(
+        one_shot(a, "POST", "/v2/models/churn/infer", &body).status,
+        200
+    );
+
+    // A client that goes away mid-request gives its slot back too.
+    let mut gone = Client::connect(a).unwrap();
+    gone.stream()
+        .write_all(format!("{head}{first}").as_bytes())
+        .unwrap();
+    wait_in_flight(&f.state, 1);
+    drop(gone);
+    wait_in_flight(&f.state, 0);
+}
+
+#[test]
+fn connections_beyond_the_limit_wait_for_one_to_close() {
+    let f = start_limited(Limits {
+        max_connections: 2,
+        ..Limits::default()
+    });
+    let a = f.addr();
+    let mut open: Vec<Client> = (0..2).map(|_| Client::connect(a).unwrap()).collect();
+    for c in &mut open {
+        assert_eq!(c.get("/v2/health/live").unwrap().status, 200);
+    }
+    // The third connection is made (the kernel's backlog) but not served while two are open.
+    let mut third = Client::connect(a).unwrap();
+    third
+        .stream()
+        .set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let err = third.get("/v2/health/live").unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{err}"
+    );
+    // Once one closes, it is served.
+    drop(open.pop());
+    third
+        .stream()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(third.read_response().unwrap().status, 200);
+    assert_eq!(open[0].get("/v2/health/live").unwrap().status, 200);
 }
 
 #[test]

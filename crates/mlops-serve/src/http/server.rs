@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -59,6 +59,14 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// How long graceful shutdown waits for in-flight requests (default 30 s).
     pub shutdown_grace: Duration,
+    /// Most requests handled at once (default 1024, at least 1). A request beyond it gets 503
+    /// with `Retry-After: 1` at once, rather than waiting in a queue that only grows under
+    /// overload (load shedding: the client or its load balancer retries elsewhere or later).
+    /// Health checks and `/metrics` are neither counted nor refused.
+    pub max_in_flight: usize,
+    /// Most open connections (default 4096, at least 1). At the limit the server stops
+    /// accepting until one closes; further clients wait in the kernel's listen backlog.
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -69,6 +77,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(30),
+            max_in_flight: 1024,
+            max_connections: 4096,
         }
     }
 }
@@ -84,6 +94,7 @@ pub struct ServerState {
     extra_metrics: Option<ExtraMetrics>,
     metrics: Metrics,
     accepting: AtomicBool,
+    in_flight: AtomicUsize,
 }
 
 impl std::fmt::Debug for ServerState {
@@ -113,6 +124,7 @@ impl ServerState {
             extra_metrics: None,
             metrics: Metrics::new(),
             accepting: AtomicBool::new(true),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -190,6 +202,11 @@ impl ServerState {
             }
         }
         out
+    }
+
+    /// How many counted requests (see [`Limits::max_in_flight`]) are being handled now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
     /// Whether the server is ready: at least one deployment and not shutting down.
@@ -302,8 +319,24 @@ async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> R
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let limits = &state.limits;
+    let counted = !(route.starts_with("/v2/health/") || route == "/metrics");
+    let slot = counted
+        .then(|| InFlight::enter(&state.in_flight, limits.max_in_flight))
+        .map(|slot| slot.ok_or(()));
     let response = if let Err(e) = authorize(&state, route, req.headers()) {
         e.into_response()
+    } else if let Some(Err(())) = slot {
+        let mut r = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "server busy: {} requests in flight (the limit); retry later",
+                limits.max_in_flight.max(1)
+            ),
+        )
+        .into_response();
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        r
     } else {
         req.extensions_mut()
             .insert(Deadline(start + limits.request_timeout));
@@ -326,6 +359,28 @@ async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> R
         .metrics
         .observe_request(route, response.status().as_u16(), start.elapsed());
     response
+}
+
+/// A slot among [`Limits::max_in_flight`], given back when dropped (also when the request's
+/// future is dropped: a client that went away, a timeout).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    /// Takes a slot, or `None` when `max` (at least 1) are taken.
+    fn enter(count: &'a AtomicUsize, max: usize) -> Option<Self> {
+        let before = count.fetch_add(1, Ordering::AcqRel);
+        if before >= max.max(1) {
+            count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Self(count))
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 fn authorize(state: &ServerState, route: &str, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -773,7 +828,21 @@ pub async fn serve_listener(
         .header_read_timeout(state.limits.header_read_timeout)
         .keep_alive(true);
     let mut shutdown = std::pin::pin!(shutdown);
+    let connections = Arc::new(tokio::sync::Semaphore::new(
+        state
+            .limits
+            .max_connections
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     loop {
+        // A connection slot first: at the limit, stop accepting until a connection closes.
+        let slot = tokio::select! {
+            slot = Arc::clone(&connections).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break, // never closed
+            },
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
@@ -794,6 +863,7 @@ pub async fn serve_listener(
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection closed with an error");
                     }
+                    drop(slot);
                 });
             }
             () = &mut shutdown => break,
