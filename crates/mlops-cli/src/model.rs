@@ -273,6 +273,47 @@ pub struct ServeArgs {
     /// Require `Authorization: Bearer TOKEN` (also read from MLOPS_SERVE_TOKEN).
     #[arg(long, env = "MLOPS_SERVE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Largest request body in bytes; larger ones get 413 [default: 1048576].
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_body_bytes: Option<u64>,
+    /// Most rows in one request; more get 400 [default: 10000].
+    #[arg(long, value_name = "ROWS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rows: Option<u64>,
+    /// Time from a request's head to its response, in milliseconds [default: 10000].
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: Option<u64>,
+    /// Most requests handled at once; more get 503 with Retry-After at once (health checks and
+    /// /metrics excepted) [default: 1024].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight: Option<u64>,
+    /// Most open connections; at the limit new ones wait until one closes [default: 4096].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+}
+
+impl ServeArgs {
+    /// The server limits: the library's defaults with the flags given applied.
+    #[cfg(feature = "http")]
+    pub fn limits(&self) -> mlops::serve::http::Limits {
+        let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        let mut limits = mlops::serve::http::Limits::default();
+        if let Some(v) = self.max_body_bytes {
+            limits.max_body_bytes = size(v);
+        }
+        if let Some(v) = self.max_rows {
+            limits.max_rows = size(v);
+        }
+        if let Some(v) = self.request_timeout_ms {
+            limits.request_timeout = std::time::Duration::from_millis(v);
+        }
+        if let Some(v) = self.max_in_flight {
+            limits.max_in_flight = size(v);
+        }
+        if let Some(v) = self.max_connections {
+            limits.max_connections = size(v);
+        }
+        limits
+    }
 }
 
 /// `mlops serve`: the OIP v2 server for a registered model, following its alias.
@@ -293,7 +334,9 @@ pub fn serve(args: ServeArgs) -> Res<ExitCode> {
         )?),
         _ => None,
     };
-    let mut state = ServerState::new().with_deployment(Arc::clone(&deployment));
+    let mut state = ServerState::new()
+        .with_deployment(Arc::clone(&deployment))
+        .with_limits(args.limits());
     if let Some(token) = args.token {
         state = state.with_bearer_token(token);
     }

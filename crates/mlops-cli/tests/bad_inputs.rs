@@ -29,6 +29,12 @@ impl Fx {
     fn reg(&self) -> String {
         self.p("reg")
     }
+    /// `serve m@champion --registry <reg>` followed by `extra`.
+    fn serve(&self, extra: &[&str]) -> Vec<String> {
+        let mut args = strings(&["serve", "m@champion", "--registry", &self.reg()]);
+        args.extend(strings(extra));
+        args
+    }
 }
 
 fn listing(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -103,6 +109,12 @@ fn cases() -> Vec<Case> {
             args: |fx| strings(&["data", "profile", "--bogus", &fx.p("data.csv")]),
             code: 2,
             stderr: &["--bogus"],
+        },
+        Case {
+            name: "serve limit of zero",
+            args: |fx| fx.serve(&["--max-in-flight", "0"]),
+            code: 2,
+            stderr: &["--max-in-flight", "0"],
         },
         Case {
             name: "number flag given text",
@@ -368,16 +380,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "serve on an address that is not one",
-            args: |fx| {
-                strings(&[
-                    "serve",
-                    "m@champion",
-                    "--registry",
-                    &fx.reg(),
-                    "--addr",
-                    "not-an-address",
-                ])
-            },
+            args: |fx| fx.serve(&["--addr", "not-an-address"]),
             code: 1,
             stderr: &["not-an-address"],
         },

@@ -468,6 +468,38 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     (status, body)
 }
 
+/// The defaults `mlops serve --help` shows for the server limits are the library's.
+#[cfg(feature = "http")]
+#[test]
+fn serve_help_shows_the_library_limits() {
+    let out = mlops(&["serve", "--help"]);
+    ok(&out);
+    let help = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let limits = mlops::serve::http::Limits::default();
+    for (flag, value) in [
+        ("--max-body-bytes", limits.max_body_bytes.to_string()),
+        ("--max-rows", limits.max_rows.to_string()),
+        (
+            "--request-timeout-ms",
+            limits.request_timeout.as_millis().to_string(),
+        ),
+        ("--max-in-flight", limits.max_in_flight.to_string()),
+        ("--max-connections", limits.max_connections.to_string()),
+    ] {
+        let at = help
+            .find(flag)
+            .unwrap_or_else(|| panic!("{flag} missing: {help}"));
+        let text = &help[at..];
+        let end = text.find("[default: ").map(|i| i + 10).unwrap();
+        assert!(
+            text[end..].starts_with(&format!("{value}]")),
+            "{flag}: {}",
+            &text[..(end + 20).min(text.len())]
+        );
+    }
+}
+
 #[test]
 fn serve_follows_the_alias_over_http() {
     use std::io::BufRead;
@@ -515,6 +547,8 @@ fn serve_follows_the_alias_over_http() {
             "127.0.0.1:0",
             "--poll-ms",
             "50",
+            "--max-rows",
+            "1",
         ])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -569,6 +603,11 @@ fn serve_follows_the_alias_over_http() {
     let (status, body) = http(&addr, "POST", "/v1/models/churn/predict", &body_one);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"version\":1"), "{body}");
+    // `--max-rows 1`: two records are refused.
+    let two = format!("{{\"records\":[{{{0}}},{{{0}}}]}}", fields.join(","));
+    let (status, body) = http(&addr, "POST", "/v1/models/churn/predict", &two);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("at most 1"), "{body}");
 
     // Train v2, move the alias: the server follows without a restart.
     train(false);
