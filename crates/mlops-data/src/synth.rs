@@ -62,8 +62,9 @@ pub const POSITIVE_LABEL: &str = "yes";
 /// The negative label value.
 pub const NEGATIVE_LABEL: &str = "no";
 /// Rows per Parquet row group written by [`ChurnGenerator::write_parquet`]; bounds the writer's
-/// memory.
-pub const PARQUET_ROW_GROUP_ROWS: usize = 128 * 1024;
+/// memory. The same as every Parquet write's default
+/// ([`crate::ingest::DEFAULT_ROW_GROUP_ROWS`]).
+pub const PARQUET_ROW_GROUP_ROWS: usize = crate::ingest::DEFAULT_ROW_GROUP_ROWS;
 
 /// Whether a numeric column is stored as `Int64` or `Float64`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -567,21 +567,44 @@ fn parquet_round_trip_every_codec() {
     }
 }
 
+/// Rows per row group of a Parquet file.
+fn row_groups(bytes: &[u8]) -> Vec<i64> {
+    use parquet::file::reader::FileReader;
+    let meta = parquet::file::reader::SerializedFileReader::new(bytes::Bytes::from(bytes.to_vec()))
+        .unwrap();
+    meta.metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect()
+}
+
+#[test]
+fn default_writes_have_row_groups_a_parallel_read_can_share() {
+    let full = mlops_data::ingest::DEFAULT_ROW_GROUP_ROWS;
+    let batch = table(2 * full + 7);
+    let bytes = parquet_bytes(&batch, &ParquetWriteOptions::default());
+    assert_eq!(row_groups(&bytes), [full as i64, full as i64, 7]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("default.parquet");
+    std::fs::write(&path, &bytes).unwrap();
+    for threads in [1, 2, 3] {
+        let options = ParquetOptions::default().with_threads(threads);
+        let read = read_parquet_path(&path, &options)
+            .unwrap()
+            .collect_batches()
+            .unwrap();
+        let read = arrow_select::concat::concat_batches(&batch.schema(), &read).unwrap();
+        assert_eq!(read, batch, "threads {threads}");
+    }
+}
+
 #[test]
 fn parquet_batch_sizes_and_row_groups() {
     let batch = table(10_001);
     let options = ParquetWriteOptions::default().with_row_group_size(3_000);
     let bytes = parquet_bytes(&batch, &options);
-    let meta = parquet::file::reader::SerializedFileReader::new(bytes::Bytes::from(bytes.clone()))
-        .unwrap();
-    use parquet::file::reader::FileReader;
-    let groups: Vec<i64> = meta
-        .metadata()
-        .row_groups()
-        .iter()
-        .map(|g| g.num_rows())
-        .collect();
-    assert_eq!(groups, [3_000, 3_000, 3_000, 1_001]);
+    assert_eq!(row_groups(&bytes), [3_000, 3_000, 3_000, 1_001]);
 
     let stream =
         read_parquet_bytes(bytes, &ParquetOptions::default().with_batch_size(1_000)).unwrap();

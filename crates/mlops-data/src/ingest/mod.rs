@@ -47,8 +47,8 @@ pub use self::csv::{
     CsvOptions, infer_csv_schema, read_csv, read_csv_bytes, read_csv_path, write_csv_path,
 };
 pub use self::parquet::{
-    DEFAULT_MAX_PAGE_BYTES, ParquetCompression, ParquetFileWriter, ParquetOptions,
-    ParquetWriteOptions, read_parquet_bytes, read_parquet_path, write_parquet_path,
+    DEFAULT_MAX_PAGE_BYTES, DEFAULT_ROW_GROUP_ROWS, ParquetCompression, ParquetFileWriter,
+    ParquetOptions, ParquetWriteOptions, read_parquet_bytes, read_parquet_path, write_parquet_path,
 };
 
 /// Options for [`read_path`]: one set per format; only the one matching the file is used.
