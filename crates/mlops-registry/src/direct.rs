@@ -1,11 +1,11 @@
 //! Durable large-blob writes that bypass the page cache (`O_DIRECT` on Linux).
 //!
 //! A durable buffered write copies every byte into the page cache, then has the kernel write
-//! the dirty pages back and waits for them at `fsync`; on this project's machine that costs
-//! 1.1–1.4 GB/s at best, with long stalls when write-back of other files gets in the way.
-//! Written with `O_DIRECT`, the same bytes go from an aligned buffer straight to the device
-//! (about 2 GB/s here, and steadier), so a put is bounded by hashing rather than by the
-//! page cache. The file must still be synced at the end: direct writes can sit in the
+//! the dirty pages back and waits for them at `fsync`; on this project's machine 256 MiB take
+//! a median 169 ms that way but up to 733 ms when write-back of other files gets in the way
+//! (`benches/peers/disk_probe.py`). Written with `O_DIRECT`, the same bytes go from an aligned
+//! buffer straight to the device: a median 150 ms (1.79 GB/s), at most 169 ms, and no page
+//! cache copy on the CPU, so a put is bounded by hashing rather than by the page cache. The file must still be synced at the end: direct writes can sit in the
 //! device's write cache, and the file's size and block map are metadata.
 
 use std::fs::File;

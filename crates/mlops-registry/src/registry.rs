@@ -520,17 +520,30 @@ impl Registry {
             let model = name("model", model)?;
             metadata.validate()?;
             event::check_reason(reason)?;
-            let (blob, size) = blob::put_reader_to(
-                self.store.as_ref(),
-                self.local.as_ref(),
-                bundle,
-                self.opts.chunk_size,
-            )
-            .instrument(tracing::debug_span!("upload_artifact", model = %model))
-            .await?;
-            self.register_blob(model, blob, size, metadata, reason)
+            self.upload_and_register(model, bundle, metadata, reason)
                 .await
         })
+    }
+
+    /// Streams `bundle` into the store and registers it as a new version of `model` (whose
+    /// name, metadata and reason are already checked).
+    async fn upload_and_register<R: Read + Send>(
+        &self,
+        model: Name,
+        bundle: R,
+        metadata: ModelMetadata,
+        reason: &str,
+    ) -> Result<ModelVersion> {
+        let (blob, size) = blob::put_reader_to(
+            self.store.as_ref(),
+            self.local.as_ref(),
+            bundle,
+            self.opts.chunk_size,
+        )
+        .instrument(tracing::debug_span!("upload_artifact", model = %model))
+        .await?;
+        self.register_blob(model, blob, size, metadata, reason)
+            .await
     }
 
     /// Registers a new version of `model` from a file, streamed like
@@ -546,33 +559,25 @@ impl Registry {
             op: "opening the artifact file",
             source,
         })?;
-        // A large file holding what the newest version of the same size holds is compared
-        // with it rather than written again (see `register`).
-        if let Some(local) = &self.local {
-            let kept = self.run(async {
-                let model = name("model", model)?;
-                metadata.validate()?;
-                event::check_reason(reason)?;
-                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-                if len < blob::OVERLAP_AT as u64 {
-                    return Ok(None);
-                }
-                let Some(likely) = self.likely_blob(&model, len).await else {
-                    return Ok(None);
-                };
-                Ok(local
-                    .keeps_file(&mut file, &likely)?
-                    .map(|size| (likely, size)))
-            })?;
-            if let Some((blob, size)) = kept {
-                return self.run(async move {
-                    let model = name("model", model)?;
-                    self.register_blob(model, blob, size, metadata, reason)
-                        .await
-                });
+        self.run(async move {
+            let model = name("model", model)?;
+            metadata.validate()?;
+            event::check_reason(reason)?;
+            // A large file holding what the newest version of the same size holds is compared
+            // with it rather than written again (see `register`).
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if let Some(local) = &self.local
+                && len >= blob::OVERLAP_AT as u64
+                && let Some(likely) = self.likely_blob(&model, len).await
+                && let Some(size) = local.keeps_file(&mut file, &likely)?
+            {
+                return self
+                    .register_blob(model, likely, size, metadata, reason)
+                    .await;
             }
-        }
-        self.register_reader(model, std::io::BufReader::new(file), metadata, reason)
+            self.upload_and_register(model, std::io::BufReader::new(file), metadata, reason)
+                .await
+        })
     }
 
     /// The blob of the newest version of `model` that is `size` bytes long, from the state

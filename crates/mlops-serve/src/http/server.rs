@@ -319,13 +319,14 @@ async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> R
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let limits = &state.limits;
-    let counted = !(route.starts_with("/v2/health/") || route == "/metrics");
-    let slot = counted
+    let exempt = route.starts_with("/v2/health/") || route == "/metrics";
+    // Held until the response is built (or the request is dropped).
+    let slot = (!exempt)
         .then(|| InFlight::enter(&state.in_flight, limits.max_in_flight))
-        .map(|slot| slot.ok_or(()));
+        .flatten();
     let response = if let Err(e) = authorize(&state, route, req.headers()) {
         e.into_response()
-    } else if let Some(Err(())) = slot {
+    } else if !exempt && slot.is_none() {
         let mut r = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
