@@ -1197,6 +1197,7 @@ mod tests {
         std::fs::metadata(path).unwrap().ino()
     }
 
+    /// Sets a file's modification time far in the past (1970-01-12).
     fn age(path: &std::path::Path) {
         let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
         std::fs::File::options()
@@ -1207,6 +1208,7 @@ mod tests {
             .unwrap();
     }
 
+    /// Whether a file was modified well after [`age`] set its time.
     fn is_fresh(path: &std::path::Path) -> bool {
         let mtime = std::fs::metadata(path).unwrap().modified().unwrap();
         mtime > std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + 3600)
@@ -1284,16 +1286,9 @@ mod tests {
         let (ha, _) = store.put(&a, PIECE, PIECE, None).unwrap();
         let (hb, _) = store.put(&b, PIECE, PIECE, None).unwrap();
         let path = blob_dir(dir.path()).join(ha.to_hex());
-        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        age(&path);
         assert_eq!(store.put(&a, PIECE, PIECE, None).unwrap().0, ha);
-        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-        assert!(mtime > old + std::time::Duration::from_secs(3600));
+        assert!(is_fresh(&path));
         assert!(std::fs::read(&path).unwrap() == a);
         assert!(std::fs::read(blob_dir(dir.path()).join(hb.to_hex())).unwrap() == b);
         let mut want = vec![ha.to_hex(), hb.to_hex()];

@@ -18,6 +18,17 @@ fn data(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
+/// Registers `bytes` (from memory) as a new version of `model`, with empty metadata.
+fn register_bytes(reg: &Registry, model: &str, bytes: &[u8]) -> mlops_registry::ModelVersion {
+    reg.register(
+        model,
+        Bytes::copy_from_slice(bytes),
+        ModelMetadata::default(),
+        "",
+    )
+    .unwrap()
+}
+
 /// The names in `dir`, once the replaced blobs a put frees in the background (`…#2`) are gone
 /// (waiting at most 10 s).
 fn entries(dir: &std::path::Path) -> Vec<String> {
@@ -48,14 +59,7 @@ fn large_blob_round_trip_durable_and_not() {
             Registry::open_with(dir.path(), RegistryOptions::default().with_fsync(fsync)).unwrap();
         let bytes = data(SIZE, 1);
         let hash = hash_bytes(&bytes);
-        let v = reg
-            .register(
-                "big",
-                Bytes::from(bytes.clone()),
-                ModelMetadata::default(),
-                "",
-            )
-            .unwrap();
+        let v = register_bytes(&reg, "big", &bytes);
         assert_eq!((v.blob, v.size), (hash, SIZE as u64));
         // Written in place: no staging file left, nothing under tmp/ (the object_store path).
         assert_eq!(
@@ -74,20 +78,10 @@ fn large_blob_round_trip_durable_and_not() {
         assert!(other.verify().unwrap().is_ok());
         // Registering the same bytes again: the stored blob is compared and kept as it is.
         let blob_file = dir.path().join("blobs").join("sha256").join(hash.to_hex());
-        let before = std::fs::metadata(&blob_file).unwrap();
-        let v2 = reg
-            .register(
-                "big",
-                Bytes::from(bytes.clone()),
-                ModelMetadata::default(),
-                "",
-            )
-            .unwrap();
+        let before = inode(&blob_file);
+        let v2 = register_bytes(&reg, "big", &bytes);
         assert_eq!((v2.version, v2.blob), (2, hash));
-        {
-            use std::os::unix::fs::MetadataExt;
-            assert_eq!(std::fs::metadata(&blob_file).unwrap().ino(), before.ino());
-        }
+        assert_eq!(inode(&blob_file), before);
         assert!(reg.load("big", VersionRef::Number(1)).unwrap().1[..] == bytes[..]);
         // Small blobs keep the object_store path and live beside the large one.
         let small = reg
@@ -112,14 +106,7 @@ fn damage_in_the_last_piece_of_a_large_blob_is_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     let reg = Registry::open(dir.path()).unwrap();
     let bytes = data(SIZE, 2);
-    let v = reg
-        .register(
-            "big",
-            Bytes::from(bytes.clone()),
-            ModelMetadata::default(),
-            "",
-        )
-        .unwrap();
+    let v = register_bytes(&reg, "big", &bytes);
     let path = dir
         .path()
         .join("blobs")
@@ -139,13 +126,7 @@ fn damage_in_the_last_piece_of_a_large_blob_is_a_typed_error() {
         Err(Error::BlobCorrupt { .. })
     ));
     // Registering the original bytes again repairs the blob.
-    reg.register(
-        "big",
-        Bytes::from(bytes.clone()),
-        ModelMetadata::default(),
-        "",
-    )
-    .unwrap();
+    register_bytes(&reg, "big", &bytes);
     assert!(reg.load("big", VersionRef::Number(1)).unwrap().1[..] == bytes[..]);
     assert!(reg.verify().unwrap().is_ok());
 }
@@ -269,9 +250,7 @@ fn re_registering_identical_large_content_keeps_the_stored_blob() {
 
     // The same file, then the same bytes from memory: compared and kept, not rewritten.
     let v2 = reg.register_file("m", &path, meta(), "").unwrap();
-    let v3 = reg
-        .register("m", Bytes::from(bytes.clone()), meta(), "")
-        .unwrap();
+    let v3 = register_bytes(&reg, "m", &bytes);
     assert_eq!((v2.version, v2.blob, v2.size), (2, v1.blob, SIZE as u64));
     assert_eq!((v3.version, v3.blob, v3.size), (3, v1.blob, SIZE as u64));
     assert_eq!(inode(&blob_file), ino);
@@ -297,9 +276,7 @@ fn re_registering_identical_large_content_keeps_the_stored_blob() {
     raw[SIZE - 1] ^= 0x80;
     std::fs::write(&blob_file, &raw).unwrap();
     assert!(reg.load("m", VersionRef::Number(1)).is_err());
-    let v5 = reg
-        .register("m", Bytes::from(bytes.clone()), meta(), "")
-        .unwrap();
+    let v5 = register_bytes(&reg, "m", &bytes);
     assert_eq!(v5.blob, v1.blob);
     assert!(reg.load("m", VersionRef::Number(1)).unwrap().1[..] == bytes[..]);
     let mut raw = std::fs::read(&blob_file).unwrap();
