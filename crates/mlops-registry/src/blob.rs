@@ -543,6 +543,16 @@ fn write_bytes(
     sync_every: Option<usize>,
 ) -> Result<()> {
     let io = |op: &'static str| move |source: std::io::Error| Error::Io { op, source };
+    if let Some(direct) = direct {
+        // Two writers: one copies its next piece into an aligned buffer while the other's
+        // write is on the device.
+        write_all_parallel(direct, file, bytes, piece.min(DIRECT_PIECE), 2)
+            .map_err(io("writing a blob"))?;
+        if sync_every.is_some() {
+            file.sync_all().map_err(io("syncing a blob"))?;
+        }
+        return Ok(());
+    }
     std::thread::scope(|scope| -> Result<()> {
         let (kick, kicks) = std::sync::mpsc::sync_channel::<()>(1);
         let sync_every = sync_every.map(|n| n.max(1));
@@ -550,20 +560,11 @@ fn write_bytes(
             scope,
             file,
             kicks,
-            sync_every.is_some_and(|n| bytes.len() > n) && direct.is_none(),
+            sync_every.is_some_and(|n| bytes.len() > n),
         )?;
         let mut written = Ok(());
         let (mut done, mut unsynced) = (0usize, 0usize);
-        let buffered = match direct {
-            Some(direct) => {
-                // Two writers: one copies its next piece into an aligned buffer while the
-                // other's write is on the device.
-                written = write_all_parallel(direct, file, bytes, piece.min(DIRECT_PIECE), 2);
-                &[][..]
-            }
-            None => bytes,
-        };
-        for part in buffered.chunks(piece) {
+        for part in bytes.chunks(piece) {
             if let Err(e) = (&*file).write_all(part) {
                 written = Err(e);
                 break;

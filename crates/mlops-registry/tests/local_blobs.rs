@@ -18,6 +18,18 @@ fn data(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
+/// The blob directory of the registry in `root`.
+fn blob_dir(root: &std::path::Path) -> std::path::PathBuf {
+    root.join("blobs").join("sha256")
+}
+
+/// Damages a stored file in place: XORs its byte at `at` with `mask`.
+fn flip(path: &std::path::Path, at: usize, mask: u8) {
+    let mut raw = std::fs::read(path).unwrap();
+    raw[at] ^= mask;
+    std::fs::write(path, &raw).unwrap();
+}
+
 /// Registers `bytes` (from memory) as a new version of `model`, with empty metadata.
 fn register_bytes(reg: &Registry, model: &str, bytes: &[u8]) -> mlops_registry::ModelVersion {
     reg.register(
@@ -62,10 +74,7 @@ fn large_blob_round_trip_durable_and_not() {
         let v = register_bytes(&reg, "big", &bytes);
         assert_eq!((v.blob, v.size), (hash, SIZE as u64));
         // Written in place: no staging file left, nothing under tmp/ (the object_store path).
-        assert_eq!(
-            entries(&dir.path().join("blobs").join("sha256")),
-            vec![hash.to_hex()]
-        );
+        assert_eq!(entries(&blob_dir(dir.path())), vec![hash.to_hex()]);
         assert!(entries(&dir.path().join("tmp")).is_empty());
         let (_, back) = reg.load("big", VersionRef::Latest).unwrap();
         assert!(back[..] == bytes[..]);
@@ -77,7 +86,7 @@ fn large_blob_round_trip_durable_and_not() {
         assert!(other.load("big", VersionRef::Number(1)).unwrap().1[..] == bytes[..]);
         assert!(other.verify().unwrap().is_ok());
         // Registering the same bytes again: the stored blob is compared and kept as it is.
-        let blob_file = dir.path().join("blobs").join("sha256").join(hash.to_hex());
+        let blob_file = blob_dir(dir.path()).join(hash.to_hex());
         let before = inode(&blob_file);
         let v2 = register_bytes(&reg, "big", &bytes);
         assert_eq!((v2.version, v2.blob), (2, hash));
@@ -91,12 +100,7 @@ fn large_blob_round_trip_durable_and_not() {
             &reg.load("small", VersionRef::Latest).unwrap().1[..],
             b"tiny"
         );
-        assert_eq!(
-            entries(&dir.path().join("blobs").join("sha256")).len(),
-            2,
-            "{:?}",
-            small.blob
-        );
+        assert_eq!(entries(&blob_dir(dir.path())).len(), 2, "{:?}", small.blob);
         assert_eq!(reg.gc(std::time::Duration::ZERO).unwrap().blobs_deleted, 0);
     }
 }
@@ -107,16 +111,9 @@ fn damage_in_the_last_piece_of_a_large_blob_is_a_typed_error() {
     let reg = Registry::open(dir.path()).unwrap();
     let bytes = data(SIZE, 2);
     let v = register_bytes(&reg, "big", &bytes);
-    let path = dir
-        .path()
-        .join("blobs")
-        .join("sha256")
-        .join(v.blob.to_hex());
-    let mut raw = std::fs::read(&path).unwrap();
-    let last = raw.len() - 1;
-    raw[last] ^= 0x01;
-    std::fs::write(&path, &raw).unwrap();
-    let actual = hash_bytes(&raw);
+    let path = blob_dir(dir.path()).join(v.blob.to_hex());
+    flip(&path, SIZE - 1, 0x01);
+    let actual = hash_bytes(&std::fs::read(&path).unwrap());
     assert!(matches!(
         reg.load("big", VersionRef::Latest),
         Err(Error::BlobCorrupt { hash, actual: a }) if hash == v.blob && a == actual
@@ -168,7 +165,7 @@ fn concurrent_registrations_of_the_same_large_content() {
         assert!(reg.load("big", VersionRef::Number(v)).unwrap().1 == bytes);
     }
     assert_eq!(
-        entries(&dir.path().join("blobs").join("sha256")),
+        entries(&blob_dir(dir.path())),
         vec![hash_bytes(&bytes).to_hex()]
     );
     assert!(reg.verify().unwrap().is_ok());
@@ -196,7 +193,7 @@ fn large_files_and_readers_stream_straight_to_the_blob_directory() {
         RegistryOptions::default().with_chunk_size(3 << 20),
     )
     .unwrap();
-    let blobs = dir.path().join("reg").join("blobs").join("sha256");
+    let blobs = blob_dir(&dir.path().join("reg"));
     for size in [(16 << 20) - 1, 16 << 20, SIZE, (16 << 20) + (3 << 20)] {
         let bytes = data(size, 4);
         let path = dir.path().join("artifact.bin");
@@ -239,7 +236,7 @@ fn inode(path: &std::path::Path) -> u64 {
 fn re_registering_identical_large_content_keeps_the_stored_blob() {
     let dir = tempfile::tempdir().unwrap();
     let reg = Registry::open(dir.path().join("reg")).unwrap();
-    let blobs = dir.path().join("reg").join("blobs").join("sha256");
+    let blobs = blob_dir(&dir.path().join("reg"));
     let bytes = data(SIZE, 5);
     let path = dir.path().join("artifact.bin");
     std::fs::write(&path, &bytes).unwrap();
@@ -272,16 +269,12 @@ fn re_registering_identical_large_content_keeps_the_stored_blob() {
     // The stored blob damaged in its last byte, then in its middle: registering the original
     // bytes (from memory, compared with v4's blob, the newest of that size) and then the
     // original file (compared with the damaged blob) both write it again, which repairs it.
-    let mut raw = std::fs::read(&blob_file).unwrap();
-    raw[SIZE - 1] ^= 0x80;
-    std::fs::write(&blob_file, &raw).unwrap();
+    flip(&blob_file, SIZE - 1, 0x80);
     assert!(reg.load("m", VersionRef::Number(1)).is_err());
     let v5 = register_bytes(&reg, "m", &bytes);
     assert_eq!(v5.blob, v1.blob);
     assert!(reg.load("m", VersionRef::Number(1)).unwrap().1[..] == bytes[..]);
-    let mut raw = std::fs::read(&blob_file).unwrap();
-    raw[SIZE / 3] ^= 0x80;
-    std::fs::write(&blob_file, &raw).unwrap();
+    flip(&blob_file, SIZE / 3, 0x80);
     std::fs::write(&path, &bytes).unwrap();
     let v6 = reg.register_file("m", &path, meta(), "").unwrap();
     assert_eq!(v6.blob, v1.blob);
